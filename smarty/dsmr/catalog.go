@@ -1,0 +1,147 @@
+package dsmr
+
+// Info describes an OBIS code the catalogue knows.
+type Info struct {
+	// Name is a short English description: "Active energy import".
+	Name string
+	// ID is a stable identifier made of lower-case letters, digits and
+	// underscores, for topics, entity ids and column names:
+	// "energy_import". Per-channel codes carry the channel: "mbus1_reading".
+	ID string
+	// Unit is the unit the value has, also when older firmware leaves it
+	// out of the telegram ("" for counts, states and text).
+	Unit string
+	// Text is true when the value is an octet string sent as hex digits,
+	// such as the meter id or a message.
+	Text bool
+}
+
+// anyChannel in the B group of a catalogue key stands for the M-Bus channels
+// 1 to 4.
+const anyChannel = 0xFF
+
+type entry struct {
+	code string
+	info Info
+}
+
+// The codes Luxembourg's Smarty sends, then those of Dutch and Belgian
+// meters (DSMR 2.2 to 5, e-MUCS). 0-n stands for the M-Bus channels 1 to 4.
+var entries = []entry{
+	{"1-3:0.2.8", Info{"P1 version", "p1_version", "", false}},
+	{"0-0:96.1.4", Info{"P1 version (Belgium)", "p1_version_be", "", false}},
+	{"0-0:1.0.0", Info{"Time of the telegram", "timestamp", "", false}},
+	{"0-0:42.0.0", Info{"Meter id", "meter_id", "", true}},
+	{"0-0:96.1.1", Info{"Meter id", "equipment_id", "", true}},
+
+	{"1-0:1.8.0", Info{"Active energy import", "energy_import", "kWh", false}},
+	{"1-0:2.8.0", Info{"Active energy export", "energy_export", "kWh", false}},
+	{"1-0:3.8.0", Info{"Reactive energy import", "reactive_energy_import", "kvarh", false}},
+	{"1-0:4.8.0", Info{"Reactive energy export", "reactive_energy_export", "kvarh", false}},
+	{"1-0:1.8.1", Info{"Active energy import, tariff 1", "energy_import_tariff1", "kWh", false}},
+	{"1-0:1.8.2", Info{"Active energy import, tariff 2", "energy_import_tariff2", "kWh", false}},
+	{"1-0:2.8.1", Info{"Active energy export, tariff 1", "energy_export_tariff1", "kWh", false}},
+	{"1-0:2.8.2", Info{"Active energy export, tariff 2", "energy_export_tariff2", "kWh", false}},
+	{"0-0:96.14.0", Info{"Tariff indicator", "tariff", "", false}},
+
+	{"1-0:1.7.0", Info{"Active power import", "power_import", "kW", false}},
+	{"1-0:2.7.0", Info{"Active power export", "power_export", "kW", false}},
+	{"1-0:3.7.0", Info{"Reactive power import", "reactive_power_import", "kvar", false}},
+	{"1-0:4.7.0", Info{"Reactive power export", "reactive_power_export", "kvar", false}},
+	{"1-0:9.7.0", Info{"Apparent power import", "apparent_power_import", "kVA", false}},
+	{"1-0:10.7.0", Info{"Apparent power export", "apparent_power_export", "kVA", false}},
+	{"0-0:17.0.0", Info{"Power limit", "power_limit", "kVA", false}},
+	{"1-1:31.4.0", Info{"Current thresholds", "current_thresholds", "A", false}},
+	{"0-0:96.3.10", Info{"Breaker state", "breaker_state", "", false}},
+	{"0-0:96.7.21", Info{"Power failures", "power_failures", "", false}},
+	{"0-0:96.7.9", Info{"Long power failures", "long_power_failures", "", false}},
+	{"1-0:99.97.0", Info{"Power failure log", "power_failure_log", "", false}},
+	{"1-0:32.32.0", Info{"Voltage sags L1", "voltage_sags_l1", "", false}},
+	{"1-0:52.32.0", Info{"Voltage sags L2", "voltage_sags_l2", "", false}},
+	{"1-0:72.32.0", Info{"Voltage sags L3", "voltage_sags_l3", "", false}},
+	{"1-0:32.36.0", Info{"Voltage swells L1", "voltage_swells_l1", "", false}},
+	{"1-0:52.36.0", Info{"Voltage swells L2", "voltage_swells_l2", "", false}},
+	{"1-0:72.36.0", Info{"Voltage swells L3", "voltage_swells_l3", "", false}},
+	{"0-0:96.13.0", Info{"Message", "message", "", true}},
+	{"0-0:96.13.1", Info{"Message (numeric)", "message_code", "", true}},
+	{"0-0:96.13.2", Info{"Message 2", "message2", "", true}},
+	{"0-0:96.13.3", Info{"Message 3", "message3", "", true}},
+	{"0-0:96.13.4", Info{"Message 4", "message4", "", true}},
+	{"0-0:96.13.5", Info{"Message 5", "message5", "", true}},
+
+	{"1-0:32.7.0", Info{"Voltage L1", "voltage_l1", "V", false}},
+	{"1-0:52.7.0", Info{"Voltage L2", "voltage_l2", "V", false}},
+	{"1-0:72.7.0", Info{"Voltage L3", "voltage_l3", "V", false}},
+	{"1-0:31.7.0", Info{"Current L1", "current_l1", "A", false}},
+	{"1-0:51.7.0", Info{"Current L2", "current_l2", "A", false}},
+	{"1-0:71.7.0", Info{"Current L3", "current_l3", "A", false}},
+	{"1-0:21.7.0", Info{"Active power import L1", "power_import_l1", "kW", false}},
+	{"1-0:41.7.0", Info{"Active power import L2", "power_import_l2", "kW", false}},
+	{"1-0:61.7.0", Info{"Active power import L3", "power_import_l3", "kW", false}},
+	{"1-0:22.7.0", Info{"Active power export L1", "power_export_l1", "kW", false}},
+	{"1-0:42.7.0", Info{"Active power export L2", "power_export_l2", "kW", false}},
+	{"1-0:62.7.0", Info{"Active power export L3", "power_export_l3", "kW", false}},
+	{"1-0:23.7.0", Info{"Reactive power import L1", "reactive_power_import_l1", "kvar", false}},
+	{"1-0:43.7.0", Info{"Reactive power import L2", "reactive_power_import_l2", "kvar", false}},
+	{"1-0:63.7.0", Info{"Reactive power import L3", "reactive_power_import_l3", "kvar", false}},
+	{"1-0:24.7.0", Info{"Reactive power export L1", "reactive_power_export_l1", "kvar", false}},
+	{"1-0:44.7.0", Info{"Reactive power export L2", "reactive_power_export_l2", "kvar", false}},
+	{"1-0:64.7.0", Info{"Reactive power export L3", "reactive_power_export_l3", "kvar", false}},
+
+	{"1-0:1.4.0", Info{"Current average demand", "average_demand", "kW", false}},
+	{"1-0:1.6.0", Info{"Maximum demand this month", "max_demand_month", "kW", false}},
+	{"0-0:98.1.0", Info{"Maximum demand history", "max_demand_history", "kW", false}},
+
+	{"0-n:24.1.0", Info{"M-Bus device type", "device_type", "", false}},
+	{"0-n:96.1.0", Info{"M-Bus device id", "device_id", "", true}},
+	{"0-n:96.1.1", Info{"M-Bus device id", "device_id", "", true}},
+	{"0-n:24.2.1", Info{"M-Bus reading", "reading", "", false}},
+	{"0-n:24.2.3", Info{"M-Bus reading (gas, Belgium)", "reading", "m3", false}},
+	{"0-n:24.3.0", Info{"M-Bus reading (DSMR 2.2)", "reading", "", false}},
+	{"0-n:24.4.0", Info{"M-Bus valve state", "valve_state", "", false}},
+	{"0-n:96.3.10", Info{"M-Bus breaker state", "breaker_state", "", false}},
+}
+
+var catalogue = buildCatalogue()
+
+func buildCatalogue() map[OBIS]Info {
+	m := make(map[OBIS]Info, len(entries))
+	for _, e := range entries {
+		code := e.code
+		if code[2] == 'n' {
+			code = code[:2] + "255" + code[3:]
+		}
+		m[MustParseOBIS(code)] = e.info
+	}
+	return m
+}
+
+// Lookup returns what the catalogue knows of a code. Per-channel codes
+// (0-1:24.2.1 to 0-4:24.2.1, ...) are found under any channel from 1 to 4,
+// with the channel in their ID ("mbus1_reading").
+func Lookup(o OBIS) (Info, bool) {
+	if info, ok := catalogue[o]; ok {
+		return info, true
+	}
+	if o.A == 0 && o.B >= 1 && o.B <= 4 {
+		if info, ok := catalogue[o.WithChannel(anyChannel)]; ok {
+			info.ID = "mbus" + string('0'+rune(o.B)) + "_" + info.ID
+			return info, true
+		}
+	}
+	return Info{}, false
+}
+
+// Name returns the catalogue's name for the object's code, or "" when the
+// code is not known.
+func (o Object) Name() string {
+	info, _ := Lookup(o.OBIS)
+	return info.Name
+}
+
+// IsText reports whether the object's values are octet strings sent as hex
+// digits (Value.Text decodes them), according to the catalogue.
+func (o Object) IsText() bool {
+	info, _ := Lookup(o.OBIS)
+	return info.Text
+}

@@ -1,0 +1,45 @@
+package dsmr
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// crcBitwise is the textbook bit-at-a-time CRC-16/ARC, the reference the
+// table-driven Checksum is checked against.
+func crcBitwise(p []byte) uint16 {
+	var crc uint16
+	for _, b := range p {
+		crc ^= uint16(b)
+		for range 8 {
+			if crc&1 != 0 {
+				crc = crc>>1 ^ 0xA001
+			} else {
+				crc >>= 1
+			}
+		}
+	}
+	return crc
+}
+
+func TestChecksumMatchesBitwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := range 200 {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(r.Uint32())
+		}
+		if got, want := Checksum(p), crcBitwise(p); got != want {
+			t.Fatalf("len %d: Checksum = %04X, bitwise = %04X", n, got, want)
+		}
+		if n > 3 {
+			if got := UpdateChecksum(Checksum(p[:3]), p[3:]); got != crcBitwise(p) {
+				t.Fatalf("len %d: UpdateChecksum in two pieces = %04X", n, got)
+			}
+		}
+	}
+	// The check value of CRC-16/ARC.
+	if got := Checksum([]byte("123456789")); got != 0xBB3D {
+		t.Errorf("Checksum(123456789) = %04X, want BB3D", got)
+	}
+}

@@ -1,0 +1,372 @@
+package dsmr
+
+import (
+	"encoding/hex"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Value is one bracketed group of an object line: the text between "(" and
+// ")". A Value refers to the bytes of the Telegram it came from and is valid
+// until that Telegram is parsed into again; String copies it out.
+//
+// The methods interpret the text; none of them fails loudly. Each returns
+// false when the text is not of the form asked for, so a caller can try the
+// forms it expects.
+type Value struct {
+	raw []byte
+}
+
+// Kind is the form of a value's text.
+type Kind uint8
+
+const (
+	// KindEmpty is the empty group "()".
+	KindEmpty Kind = iota
+	// KindNumber is a decimal number with an optional unit: "000006.695*kWh",
+	// "-063*A", "00099".
+	KindNumber
+	// KindTime is a timestamp YYMMDDhhmmssX with X = S (summer) or W
+	// (winter), including the placeholders meters send for "no time".
+	KindTime
+	// KindOBIS is an OBIS code used as a value, as in the power-failure log.
+	KindOBIS
+	// KindString is anything else, for example hex-encoded text.
+	KindString
+)
+
+var kindNames = [...]string{"empty", "number", "time", "obis", "string"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Bytes returns the text inside the brackets. The slice aliases the
+// telegram's buffer: do not modify it, and copy it to keep it.
+func (v Value) Bytes() []byte { return v.raw }
+
+// String returns the text inside the brackets.
+func (v Value) String() string { return string(v.raw) }
+
+// IsEmpty reports whether the group is "()".
+func (v Value) IsEmpty() bool { return len(v.raw) == 0 }
+
+// Kind classifies the value's text. A hex-encoded text made only of digits
+// classifies as a number when it is short enough to be one; whether an
+// object holds text is a property of the object (see Object.IsText).
+func (v Value) Kind() Kind {
+	switch {
+	case len(v.raw) == 0:
+		return KindEmpty
+	case isTimestamp(v.raw):
+		return KindTime
+	}
+	if _, _, ok := parseNumber(v.raw); ok {
+		return KindNumber
+	}
+	if _, n, ok := scanOBIS(v.raw); ok && n == len(v.raw) {
+		return KindOBIS
+	}
+	return KindString
+}
+
+// Decimal returns the number in the value and its unit ("" when the meter
+// sent none). ok is false when the value is not a number.
+func (v Value) Decimal() (d Decimal, unit string, ok bool) {
+	d, u, ok := parseNumber(v.raw)
+	if !ok {
+		return Decimal{}, "", false
+	}
+	return d, internUnit(u), true
+}
+
+// Float returns the number in the value as a float64, without its unit.
+func (v Value) Float() (float64, bool) {
+	d, _, ok := parseNumber(v.raw)
+	return d.Float64(), ok
+}
+
+// Unit returns the unit after "*" in a numeric value, or "" when there is
+// none.
+func (v Value) Unit() string {
+	_, u, ok := parseNumber(v.raw)
+	if !ok {
+		return ""
+	}
+	return internUnit(u)
+}
+
+// Time returns the instant a timestamp value denotes. ok is false when the
+// value is not a timestamp, or is one of the placeholders that mean "no
+// time" (such as 632525252525S or 000101010000W); IsPlaceholder tells the
+// two apart.
+//
+// The meter writes local time with S (summer, CEST, UTC+2) or W (winter, CET,
+// UTC+1); the letter settles the hour that occurs twice in October. When the
+// letter is missing, as on older meters, the European summer-time rule
+// decides. The result is in a fixed zone named CET or CEST, so that no time
+// zone database is needed on the machine.
+func (v Value) Time() (t time.Time, ok bool) {
+	if !isTimestamp(v.raw) {
+		return time.Time{}, false
+	}
+	return parseTimestamp(v.raw)
+}
+
+// IsPlaceholder reports whether the value is a timestamp that stands for "no
+// time": a date that does not exist (632525252525S) or the all-zero date
+// (000101010000W).
+func (v Value) IsPlaceholder() bool {
+	if !isTimestamp(v.raw) {
+		return false
+	}
+	_, ok := parseTimestamp(v.raw)
+	return !ok
+}
+
+// OBIS returns the code held by a value such as "(0-0:96.7.19)".
+func (v Value) OBIS() (OBIS, bool) {
+	o, n, ok := scanOBIS(v.raw)
+	return o, ok && n == len(v.raw)
+}
+
+// Text decodes a hex-encoded octet string such as the meter id
+// 53414731303330373030313134303034 ("SAG1030700114004"). ok is false when
+// the value is empty, not an even number of hex digits, or decodes to bytes
+// that are not printable text.
+func (v Value) Text() (string, bool) {
+	if len(v.raw) == 0 || len(v.raw)%2 != 0 {
+		return "", false
+	}
+	var buf [64]byte
+	var out []byte
+	if len(v.raw)/2 <= len(buf) {
+		out = buf[:len(v.raw)/2]
+	} else {
+		out = make([]byte, len(v.raw)/2)
+	}
+	if _, err := hex.Decode(out, v.raw); err != nil {
+		return "", false
+	}
+	for _, c := range out {
+		if c < 0x20 || c > 0x7E {
+			if c == '\r' || c == '\n' || c == '\t' {
+				continue
+			}
+			return "", false
+		}
+	}
+	return string(out), true
+}
+
+// Decimal is an exact fixed-point number as meters send them: the value is
+// Coef / 10^Scale. 000006.695 is {6695, 3}, -063 is {-63, 0}.
+type Decimal struct {
+	Coef  int64
+	Scale uint8
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
+
+// Float64 returns the nearest float64 to d.
+func (d Decimal) Float64() float64 {
+	if int(d.Scale) < len(pow10) {
+		return float64(d.Coef) / pow10[d.Scale]
+	}
+	return float64(d.Coef) / math.Pow10(int(d.Scale))
+}
+
+// String returns d without padding, keeping its decimals: "6.695", "-63",
+// "0.000".
+func (d Decimal) String() string {
+	var b [24]byte
+	return string(d.AppendText(b[:0]))
+}
+
+// AppendText appends the text of String to b.
+func (d Decimal) AppendText(b []byte) []byte {
+	c := d.Coef
+	if c < 0 {
+		b = append(b, '-')
+	}
+	var digits [20]byte
+	u := uint64(c)
+	if c < 0 {
+		u = uint64(-c)
+	}
+	s := strconv.AppendUint(digits[:0], u, 10)
+	scale := int(d.Scale)
+	if scale == 0 {
+		return append(b, s...)
+	}
+	if len(s) <= scale {
+		b = append(b, '0', '.')
+		for i := len(s); i < scale; i++ {
+			b = append(b, '0')
+		}
+		return append(b, s...)
+	}
+	b = append(b, s[:len(s)-scale]...)
+	b = append(b, '.')
+	return append(b, s[len(s)-scale:]...)
+}
+
+// MarshalText implements encoding.TextMarshaler with the text of String.
+func (d Decimal) MarshalText() ([]byte, error) { return d.AppendText(nil), nil }
+
+// MarshalJSON writes d as a JSON number with its decimals kept.
+func (d Decimal) MarshalJSON() ([]byte, error) { return d.AppendText(nil), nil }
+
+// parseNumber reads [-]digits[.digits][*unit]. At most 18 digits, so that
+// the coefficient fits an int64.
+func parseNumber(b []byte) (d Decimal, unit []byte, ok bool) {
+	i := 0
+	neg := false
+	if i < len(b) && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
+	}
+	var coef int64
+	digits, scale := 0, 0
+	seenDot := false
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c >= '0' && c <= '9' {
+			coef = coef*10 + int64(c-'0')
+			digits++
+			if seenDot {
+				scale++
+			}
+			if digits > 18 {
+				return Decimal{}, nil, false
+			}
+			continue
+		}
+		if c == '.' && !seenDot {
+			seenDot = true
+			continue
+		}
+		break
+	}
+	if digits == 0 || (seenDot && scale == 0) {
+		return Decimal{}, nil, false
+	}
+	if i < len(b) {
+		if b[i] != '*' || i+1 == len(b) {
+			return Decimal{}, nil, false
+		}
+		unit = b[i+1:]
+		for _, c := range unit {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return Decimal{}, nil, false
+			}
+		}
+	}
+	if neg {
+		coef = -coef
+	}
+	return Decimal{Coef: coef, Scale: uint8(scale)}, unit, true
+}
+
+// units holds the unit strings meters send, so that returning one does not
+// allocate.
+var units = [...]string{"kWh", "Wh", "kvarh", "kW", "W", "kvar", "kVA", "kVAh",
+	"V", "A", "m3", "GJ", "s", "h", "kVArh", "kVAr"}
+
+func internUnit(u []byte) string {
+	if len(u) == 0 {
+		return ""
+	}
+	for _, s := range units {
+		if string(u) == s {
+			return s
+		}
+	}
+	return string(u)
+}
+
+// isTimestamp reports whether b has the form YYMMDDhhmmssX, X = S or W, or
+// the twelve digits alone.
+func isTimestamp(b []byte) bool {
+	switch len(b) {
+	case 13:
+		if b[12] != 'S' && b[12] != 'W' {
+			return false
+		}
+	case 12:
+	default:
+		return false
+	}
+	for _, c := range b[:12] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	cet  = time.FixedZone("CET", 1*60*60)
+	cest = time.FixedZone("CEST", 2*60*60)
+)
+
+// parseTimestamp converts a value for which isTimestamp holds. ok is false
+// for dates that do not exist and for the all-zero placeholder.
+func parseTimestamp(b []byte) (time.Time, bool) {
+	two := func(i int) int { return int(b[i]-'0')*10 + int(b[i+1]-'0') }
+	yy, mo, dd, hh, mi, ss := two(0), two(2), two(4), two(6), two(8), two(10)
+	if mo < 1 || mo > 12 || dd < 1 || dd > daysIn(mo, 2000+yy) || hh > 23 || mi > 59 || ss > 59 {
+		return time.Time{}, false
+	}
+	if yy == 0 && mo == 1 && dd == 1 && hh == 0 && mi == 0 && ss == 0 {
+		return time.Time{}, false // 000101010000W: "no time"
+	}
+	year := 2000 + yy
+	var loc *time.Location
+	switch {
+	case len(b) == 13 && b[12] == 'S':
+		loc = cest
+	case len(b) == 13:
+		loc = cet
+	default:
+		loc = cet
+		if t := time.Date(year, time.Month(mo), dd, hh, mi, ss, 0, cet); isEUSummerTime(t) {
+			loc = cest
+		}
+	}
+	return time.Date(year, time.Month(mo), dd, hh, mi, ss, 0, loc), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// isEUSummerTime reports whether t falls in European summer time, which runs
+// from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday
+// of October.
+func isEUSummerTime(t time.Time) bool {
+	u := t.UTC()
+	y := u.Year()
+	start := lastSunday(y, time.March).Add(time.Hour)
+	end := lastSunday(y, time.October).Add(time.Hour)
+	return !u.Before(start) && u.Before(end)
+}
+
+func lastSunday(year int, month time.Month) time.Time {
+	d := time.Date(year, month+1, 0, 0, 0, 0, 0, time.UTC) // last day of month
+	return d.AddDate(0, 0, -int(d.Weekday()))
+}
