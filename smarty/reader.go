@@ -1,0 +1,503 @@
+package smarty
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
+
+// DefaultMaxFrameSize is the largest frame a Reader accepts unless told
+// otherwise. Smarty frames are 600 to 1500 bytes; the limit leaves room for
+// the five text messages a telegram may carry (up to 1024 characters each,
+// sent as hex).
+const DefaultMaxFrameSize = 16 << 10
+
+// maxHeaderLine bounds the identification line of a plain telegram.
+const maxHeaderLine = 128
+
+// Message is one telegram read from the stream, with where it came from.
+type Message struct {
+	// Offset is the position of the frame's first byte in the stream,
+	// and Size the number of bytes it took there.
+	Offset int64
+	Size   int
+	// Encrypted is true for a telegram that came in an envelope; Header
+	// then holds the system title and frame counter.
+	Encrypted bool
+	Header    Header
+	// Authenticated is true when the envelope's tag verified. It is false
+	// for plain telegrams and for telegrams recovered without the tag
+	// (Reader.AllowUnauthenticated), which only their CRC vouches for.
+	Authenticated bool
+	// Telegram is the parsed telegram; Telegram.Bytes() is the plaintext
+	// exactly as the meter wrote it.
+	Telegram dsmr.Telegram
+}
+
+// Stats counts what a Reader has seen.
+type Stats struct {
+	BytesRead int64 // bytes read from the underlying reader
+	Frames    int64 // telegrams returned
+	Errors    int64 // frames skipped with a *FrameError
+	Skipped   int64 // bytes that were not part of a returned telegram
+}
+
+// A Reader reads telegrams from a byte stream: a serial port, a TCP
+// connection to a P1 adapter, a captured dump. The stream may hold
+// encrypted frames (0xDB ...) and plain telegrams ('/' ... '!CRC') in any
+// mix, with noise between them; a reader that starts in the middle of a
+// frame skips to the next one.
+//
+// Next returns one telegram at a time. A *FrameError from Next means one
+// frame was bad (wrong key, damaged, cut short, malformed) and was
+// skipped: call Next again, it resynchronises just after the bad frame's
+// first byte, so a good frame that followed a torn one is not lost. Any
+// other error comes from the underlying reader (io.EOF at the end of a
+// capture) and is returned again by every later call.
+//
+// A Reader holds at most a few frames of bytes, whatever the stream holds.
+// It is not safe for concurrent use, but any number of Readers may run side
+// by side, also over one Cipher.
+type Reader struct {
+	// Cipher decrypts envelopes. With no Cipher, envelopes are skipped with
+	// ErrNoKey and plain telegrams are still read.
+	Cipher *Cipher
+	// AllowUnauthenticated accepts an envelope whose tag does not verify
+	// when its telegram, decrypted without the tag, has a CRC that checks.
+	// That protects against damage but not against forgery; the Message is
+	// marked as not Authenticated. Off by default.
+	AllowUnauthenticated bool
+	// MaxFrameSize is the largest frame accepted, DefaultMaxFrameSize when
+	// 0. Set it before the first call to Next.
+	MaxFrameSize int
+
+	r          io.Reader
+	buf        []byte
+	start, end int   // buf[start:end] is unread
+	base       int64 // stream offset of buf[0]
+	err        error // sticky error of r
+	emptyReads int
+
+	msg   Message
+	plain []byte // decrypted telegram
+	nonce [12]byte
+	stats Stats
+
+	// plainScan remembers how far the body of a plain telegram candidate
+	// has been scanned, so that a telegram arriving a byte at a time is
+	// not rescanned from its start on every byte.
+	plainAt, plainScanned int64
+
+	// inner lists the stream offsets of frame starts found inside an
+	// envelope that is still incomplete; see checkInner.
+	inner        []int64
+	innerScanned int64
+	innerFor     int64
+}
+
+// NewReader returns a Reader of r that decrypts with c; c may be nil for a
+// stream of plain telegrams.
+func NewReader(r io.Reader, c *Cipher) *Reader {
+	return &Reader{r: r, Cipher: c, plainAt: -1, innerFor: -1}
+}
+
+// Stats returns the counts so far.
+func (r *Reader) Stats() Stats { return r.stats }
+
+// Offset returns the stream position up to which the Reader has consumed
+// its input: everything before it was returned or skipped.
+func (r *Reader) Offset() int64 { return r.base + int64(r.start) }
+
+func (r *Reader) maxFrame() int {
+	if r.MaxFrameSize <= 0 {
+		return DefaultMaxFrameSize
+	}
+	return r.MaxFrameSize
+}
+
+// verdict is what a look at a candidate frame concluded.
+type verdict int
+
+const (
+	needMore verdict = iota // incomplete; more bytes will tell
+	notFrame                // noise: go on one byte further
+	badFrame                // a frame, but bad: report it
+	goodFrame               // a telegram is in r.msg
+)
+
+// result carries a verdict's details.
+type result struct {
+	v         verdict
+	size      int   // bytes the frame takes (good and bad frames)
+	resume    int   // for a bad frame: where to go on, relative to its start
+	err       error // for a bad frame
+	plausible bool  // for needMore: the start looks like a real frame
+	encrypted bool
+	header    Header
+}
+
+// Next returns the next telegram. The Message and everything in it belong
+// to the Reader and are overwritten by the next call; Message.Telegram.Clone
+// makes a copy to keep.
+func (r *Reader) Next() (*Message, error) {
+	if r.buf == nil {
+		r.buf = make([]byte, 2*r.maxFrame()+4096)
+	}
+	for {
+		p := r.findStart()
+		if p < 0 {
+			r.skip(r.end)
+			if r.err != nil {
+				return nil, r.err
+			}
+			r.fill()
+			continue
+		}
+		r.skip(p)
+		res := r.examine(p)
+		switch res.v {
+		case goodFrame:
+			r.start = p + res.size
+			r.stats.Frames++
+			return &r.msg, nil
+		case notFrame:
+			r.skip(p + 1)
+		case badFrame:
+			r.skip(p + res.resume)
+			return nil, r.frameError(p, res)
+		case needMore:
+			if r.err != nil {
+				// The stream ended inside this candidate.
+				r.skip(p + 1)
+				if res.plausible {
+					res.err = fmt.Errorf("%w: the stream ended after %d of its bytes", ErrTruncated, r.end-p)
+					res.size = r.end - p
+					return nil, r.frameError(p, res)
+				}
+				continue
+			}
+			if res.encrypted {
+				if q := r.checkInner(p); q >= 0 {
+					r.skip(q)
+					res.err = fmt.Errorf("%w: a complete frame starts %d bytes after it", ErrTruncated, q-p)
+					res.size = q - p
+					return nil, r.frameError(p, res)
+				}
+			}
+			r.fill()
+		}
+	}
+}
+
+func (r *Reader) frameError(p int, res result) error {
+	r.stats.Errors++
+	return &FrameError{
+		Offset:    r.base + int64(p),
+		Size:      res.size,
+		Encrypted: res.encrypted,
+		Header:    res.header,
+		Err:       res.err,
+	}
+}
+
+// skip consumes the unread bytes up to buf[p], counting them as skipped.
+func (r *Reader) skip(p int) {
+	if p > r.start {
+		r.stats.Skipped += int64(p - r.start)
+		r.start = p
+	}
+}
+
+// findStart returns the index of the first byte in buf[start:end] that may
+// start a frame, or -1.
+func (r *Reader) findStart() int {
+	b := r.buf[r.start:r.end]
+	if len(b) == 0 {
+		return -1
+	}
+	if b[0] == FrameTag || b[0] == '/' {
+		return r.start
+	}
+	i := bytes.IndexByte(b, FrameTag)
+	limit := b
+	if i >= 0 {
+		limit = b[:i]
+	}
+	if j := bytes.IndexByte(limit, '/'); j >= 0 {
+		i = j
+	}
+	if i < 0 {
+		return -1
+	}
+	return r.start + i
+}
+
+// fill reads more bytes, making room first.
+func (r *Reader) fill() {
+	if r.start > 0 && (r.start >= len(r.buf)/2 || r.end == len(r.buf)) {
+		n := copy(r.buf, r.buf[r.start:r.end])
+		r.base += int64(r.start)
+		r.end = n
+		r.start = 0
+	}
+	if r.end == len(r.buf) {
+		// Cannot happen: a candidate is never longer than half the buffer.
+		r.err = errors.New("smarty: internal error: read buffer full")
+		return
+	}
+	n, err := r.r.Read(r.buf[r.end:])
+	if n < 0 || n > len(r.buf)-r.end {
+		r.err = fmt.Errorf("smarty: the reader returned an impossible count %d", n)
+		return
+	}
+	r.end += n
+	r.stats.BytesRead += int64(n)
+	switch {
+	case err != nil:
+		r.err = err
+	case n == 0:
+		r.emptyReads++
+		if r.emptyReads >= 100 {
+			r.err = io.ErrNoProgress
+		}
+	default:
+		r.emptyReads = 0
+	}
+}
+
+// examine looks at the candidate frame starting at buf[p]. A good frame is
+// decrypted and parsed into r.msg.
+func (r *Reader) examine(p int) result {
+	if r.buf[p] == FrameTag {
+		return r.examineEnvelope(p)
+	}
+	return r.examinePlain(p)
+}
+
+func (r *Reader) examineEnvelope(p int) result {
+	b := r.buf[p:r.end]
+	h, st := scanHeader(b)
+	switch st {
+	case headerNoFrame:
+		return result{v: notFrame}
+	case headerNeedMore:
+		return result{v: needMore, encrypted: true}
+	}
+	res := result{encrypted: true, header: h, resume: 1}
+	if err := h.checkLength(r.maxFrame()); err != nil {
+		res.v, res.err = badFrame, err
+		return res
+	}
+	size := h.FrameSize()
+	if len(b) < size {
+		res.v, res.plausible = needMore, true
+		return res
+	}
+	res.size = size
+	frame := b[:size]
+	if r.Cipher == nil {
+		res.v, res.err, res.resume = badFrame, ErrNoKey, size
+		return res
+	}
+	authenticated := true
+	plain, err := r.Cipher.open(r.plain[:0], frame, h, &r.nonce)
+	if err != nil {
+		if !r.AllowUnauthenticated {
+			res.v, res.err = badFrame, r.authError(frame, h)
+			return res
+		}
+		plain = r.Cipher.openCTR(r.plain[:0], frame, h, &r.nonce)
+		authenticated = false
+	}
+	r.plain = plain
+	if err := r.msg.Telegram.UnmarshalText(plain); err != nil {
+		if !authenticated {
+			// Without the tag only a good CRC vouches for the
+			// result; anything else is the key's fault.
+			res.v, res.err = badFrame, ErrAuth
+			return res
+		}
+		res.v, res.err, res.resume = badFrame, err, size
+		return res
+	}
+	if _, hasCRC := r.msg.Telegram.CRC(); !authenticated && !hasCRC {
+		res.v, res.err = badFrame, ErrAuth
+		return res
+	}
+	r.msg.Offset = r.base + int64(p)
+	r.msg.Size = size
+	r.msg.Encrypted = true
+	r.msg.Header = h
+	r.msg.Authenticated = authenticated
+	res.v = goodFrame
+	return res
+}
+
+// Byte classes in the body of a plain telegram.
+const (
+	plainText  = iota // printable ASCII, CR, LF, tab
+	plainEnd          // '!'
+	plainStart        // '/' or 0xDB: another frame begins
+	plainBad          // anything else
+)
+
+var plainClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c == '!':
+			t[c] = plainEnd
+		case c == '/' || c == FrameTag:
+			t[c] = plainStart
+		case c >= 0x20 && c < 0x7F, c == '\r', c == '\n', c == '\t':
+			t[c] = plainText
+		default:
+			t[c] = plainBad
+		}
+	}
+	return t
+}()
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func (r *Reader) examinePlain(p int) result {
+	b := r.buf[p:r.end]
+	// The identification line: '/', three letters for the maker, a digit.
+	for i := 1; i < 5; i++ {
+		if i >= len(b) {
+			return result{v: needMore}
+		}
+		if (i < 4 && !isLetter(b[i])) || (i == 4 && (b[i] < '0' || b[i] > '9')) {
+			return result{v: notFrame}
+		}
+	}
+	i := 5
+	for ; i < len(b) && b[i] != '\r' && b[i] != '\n'; i++ {
+		if b[i] < 0x20 || b[i] >= 0x7F || i > maxHeaderLine {
+			return result{v: notFrame}
+		}
+	}
+	if i >= len(b) {
+		return result{v: needMore}
+	}
+	// From here on this is taken for a telegram.
+	res := result{resume: 1, plausible: true}
+	at := r.base + int64(p)
+	if r.plainAt == at && r.plainScanned > at+int64(i) {
+		i = int(r.plainScanned - at)
+	}
+	maxSize := r.maxFrame()
+	body := b[:min(len(b), maxSize)]
+	for ; i < len(body); i++ {
+		switch plainClass[body[i]] {
+		case plainText:
+			continue
+		case plainStart:
+			res.v, res.size, res.resume = badFrame, i, i
+			res.err = fmt.Errorf("%w: a new frame starts at byte %d before the telegram's '!'", ErrTruncated, at+int64(i))
+			return res
+		case plainBad:
+			res.v, res.size, res.resume = badFrame, i+1, i+1
+			res.err = fmt.Errorf("%w: byte 0x%02X at byte %d is not text", ErrNotTelegram, body[i], at+int64(i))
+			return res
+		}
+		// The '!': then up to four hex digits of checksum and the line
+		// end, which are waited for unless the stream has ended.
+		j := i + 1
+		for j < len(body) && j-i <= 4 && hexVal(body[j]) >= 0 {
+			j++
+		}
+		if j < len(body) && body[j] == '\r' {
+			j++
+		}
+		if j < len(body) && body[j] == '\n' {
+			j++
+		}
+		if j == len(body) && body[j-1] != '\n' && r.err == nil && len(body) < maxSize {
+			r.plainAt, r.plainScanned = at, at+int64(i)
+			return result{v: needMore, plausible: true}
+		}
+		res.size = j
+		return r.deliverPlain(p, res)
+	}
+	if len(b) >= maxSize {
+		res.v, res.size = badFrame, maxSize
+		res.err = fmt.Errorf("%w: no '!' within %d bytes", ErrTooLarge, maxSize)
+		return res
+	}
+	r.plainAt, r.plainScanned = at, at+int64(i)
+	return result{v: needMore, plausible: true}
+}
+
+func (r *Reader) deliverPlain(p int, res result) result {
+	frame := r.buf[p : p+res.size]
+	if err := r.msg.Telegram.UnmarshalText(frame); err != nil {
+		res.v, res.err, res.resume = badFrame, err, res.size
+		return res
+	}
+	r.msg.Offset = r.base + int64(p)
+	r.msg.Size = res.size
+	r.msg.Encrypted = false
+	r.msg.Header = Header{}
+	r.msg.Authenticated = false
+	res.v = goodFrame
+	return res
+}
+
+// maxInner bounds the frame starts checkInner keeps track of.
+const maxInner = 16
+
+// checkInner is called while the envelope at buf[p] is incomplete. The
+// envelope may be a torn one, a frame cut by a reconnect whose announced
+// length reaches into the frames that follow. Rather than wait for that
+// length to fill up, which may take many of the meter's 10-second
+// intervals, it looks for a frame that starts inside the envelope and is
+// already complete and good. It returns that frame's index, or -1.
+func (r *Reader) checkInner(p int) int {
+	at := r.base + int64(p)
+	if r.innerFor != at {
+		r.innerFor, r.inner, r.innerScanned = at, r.inner[:0], at+1
+	}
+	for q := int(r.innerScanned - r.base); q < r.end; q++ {
+		if c := r.buf[q]; (c == FrameTag || c == '/') && len(r.inner) < maxInner {
+			r.inner = append(r.inner, r.base+int64(q))
+		}
+	}
+	r.innerScanned = r.base + int64(r.end)
+	keep := r.inner[:0]
+	found := -1
+	for _, off := range r.inner {
+		q := int(off - r.base)
+		if found >= 0 {
+			keep = append(keep, off)
+			continue
+		}
+		switch r.examine(q).v {
+		case goodFrame:
+			found = q
+		case needMore:
+			keep = append(keep, off)
+		}
+	}
+	r.inner = keep
+	return found
+}
+
+// authError explains a frame whose tag did not verify. When another frame
+// of the same meter starts inside it, the frame was torn (cut short and
+// followed by the next one) and the key is not to blame.
+func (r *Reader) authError(frame []byte, h Header) error {
+	for q := 1; q < len(frame); q++ {
+		k := bytes.IndexByte(frame[q:], FrameTag)
+		if k < 0 {
+			break
+		}
+		q += k
+		if inner, st := scanHeader(frame[q:]); st == headerOK && inner.SystemTitle == h.SystemTitle {
+			return fmt.Errorf("%w: another frame of this meter starts %d bytes after it", ErrTruncated, q)
+		}
+	}
+	return ErrAuth
+}
