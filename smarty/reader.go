@@ -122,10 +122,10 @@ func (r *Reader) maxFrame() int {
 type verdict int
 
 const (
-	needMore verdict = iota // incomplete; more bytes will tell
-	notFrame                // noise: go on one byte further
-	badFrame                // a frame, but bad: report it
-	goodFrame               // a telegram is in r.msg
+	needMore  verdict = iota // incomplete; more bytes will tell
+	notFrame                 // noise: go on one byte further
+	badFrame                 // a frame, but bad: report it
+	goodFrame                // a telegram is in r.msg
 )
 
 // result carries a verdict's details.
