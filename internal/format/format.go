@@ -1,0 +1,397 @@
+// Package format writes telegrams the way the commands print them: as the
+// meter sent them (text) or as one JSON object per line (json).
+//
+// The JSON form is also the payload of MQTTPublisher's <root>/telegram
+// topic, so both commands share AppendJSON. An object looks like this
+// (one line in the output, wrapped here):
+//
+//	{"system_title":"534147677001BD54","frame_counter":370915,
+//	 "header":"Lux5\\253663629_D","timestamp":"2018-01-30T10:21:22+01:00",
+//	 "equipment_id":"SAG1030700114004","crc":"CFDE","crc_ok":true,
+//	 "objects":[{"obis":"1-3:0.2.8","name":"P1 version","values":[{"raw":"42","number":42}]},
+//	            {"obis":"1-0:1.8.0","name":"Active energy import",
+//	             "values":[{"raw":"000006.695*kWh","number":6.695,"unit":"kWh"}]}, ...]}
+//
+// Fields:
+//   - system_title (upper-case hex) and frame_counter: only for telegrams
+//     that came in an encrypted envelope.
+//   - header: the identification line without its '/'.
+//   - timestamp: RFC 3339 with the meter's offset, from 0-0:1.0.0; null when
+//     the telegram has none or sends a placeholder.
+//   - equipment_id: the meter id (0-0:42.0.0 on Smarty, 0-0:96.1.1 on Dutch
+//     and Belgian meters) decoded from hex; null when absent.
+//   - crc: the four hex digits after '!', and crc_ok whether they match the
+//     content; both null for meters that send no checksum.
+//   - objects: every line in telegram order. name is the catalogue's name,
+//     null for codes it does not know. Each element of values is one
+//     bracketed group: raw is the text inside the brackets; number (a JSON
+//     number with the meter's decimals kept, 000006.695 is 6.695) and unit
+//     are there for numbers (unit from the catalogue when the meter left it
+//     out, absent for plain counts); time (RFC 3339, or null for a
+//     placeholder such as 632525252525S) for timestamps; text for octet
+//     strings sent as hex that decode to text.
+package format
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
+
+// Envelope is what an encrypted frame said about the telegram inside it.
+// Pass nil to AppendJSON for a plain telegram.
+type Envelope struct {
+	SystemTitle  [8]byte
+	FrameCounter uint32
+}
+
+// Kind is an output format. Its zero value is Text. *Kind implements
+// flag.Value, so it can be a command-line flag.
+type Kind int
+
+const (
+	// Text writes each telegram exactly as the meter sent it, byte for
+	// byte, and nothing else.
+	Text Kind = iota
+	// JSON writes one JSON object per telegram, one per line.
+	JSON
+)
+
+// ErrKind is returned by ParseKind (and Kind.Set) for an unknown name.
+var ErrKind = errors.New("format: unknown format")
+
+// ParseKind returns the Kind named "text" or "json" (any case).
+func ParseKind(s string) (Kind, error) {
+	switch strings.ToLower(s) {
+	case "text":
+		return Text, nil
+	case "json":
+		return JSON, nil
+	}
+	return Text, fmt.Errorf("%w %q: use text or json", ErrKind, s)
+}
+
+// String returns "text" or "json".
+func (k Kind) String() string {
+	switch k {
+	case Text:
+		return "text"
+	case JSON:
+		return "json"
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Set implements flag.Value.
+func (k *Kind) Set(s string) error {
+	v, err := ParseKind(s)
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}
+
+// Writer writes telegrams to an io.Writer in one Kind. It reuses one
+// buffer, so writing allocates nothing once the buffer has grown to the
+// size of a telegram. A Writer is not safe for concurrent use.
+type Writer struct {
+	w    io.Writer
+	kind Kind
+	buf  []byte
+}
+
+// NewWriter returns a Writer of the given kind to w.
+func NewWriter(w io.Writer, kind Kind) *Writer {
+	return &Writer{w: w, kind: kind}
+}
+
+// Write writes one telegram; env is nil for a plain telegram. Text output
+// is the telegram's bytes and nothing else; JSON output is AppendJSON and a
+// newline. The whole telegram goes to the underlying writer in one Write
+// call, so a reader of a pipe never sees half of one.
+func (w *Writer) Write(t *dsmr.Telegram, env *Envelope) error {
+	if w.kind == Text {
+		_, err := w.w.Write(t.Bytes())
+		return err
+	}
+	w.buf = AppendJSON(w.buf[:0], t, env)
+	w.buf = append(w.buf, '\n')
+	_, err := w.w.Write(w.buf)
+	return err
+}
+
+// AppendJSON appends the JSON object for t (see the package comment for its
+// fields) to dst and returns the extended slice. env carries the system
+// title and frame counter of an encrypted frame, nil for a plain telegram.
+// No newline is appended.
+//
+// AppendJSON does not allocate when dst has room, except for per-channel
+// codes the catalogue does not know.
+func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
+	dst = append(dst, '{')
+	if env != nil {
+		dst = append(dst, `"system_title":"`...)
+		dst = appendHexUpper(dst, env.SystemTitle[:])
+		dst = append(dst, `","frame_counter":`...)
+		dst = strconv.AppendUint(dst, uint64(env.FrameCounter), 10)
+		dst = append(dst, ',')
+	}
+
+	raw := t.Bytes()
+	dst = append(dst, `"header":`...)
+	dst = appendString(dst, headerOf(raw))
+
+	dst = append(dst, `,"timestamp":`...)
+	dst = appendTimestamp(dst, t)
+
+	dst = append(dst, `,"equipment_id":`...)
+	dst = appendEquipmentID(dst, t)
+
+	dst = append(dst, `,"crc":`...)
+	if crc, ok := t.CRC(); ok {
+		dst = append(dst, '"')
+		dst = appendCRC(dst, crc)
+		dst = append(dst, `","crc_ok":`...)
+		dst = strconv.AppendBool(dst, crcMatches(raw, crc))
+	} else {
+		dst = append(dst, `null,"crc_ok":null`...)
+	}
+
+	dst = append(dst, `,"objects":[`...)
+	for k, o := range t.Objects() {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendObject(dst, &o)
+	}
+	return append(dst, "]}"...)
+}
+
+func appendObject(dst []byte, o *dsmr.Object) []byte {
+	info, known := lookup(o.OBIS)
+	dst = append(dst, `{"obis":"`...)
+	dst, _ = o.OBIS.AppendText(dst)
+	dst = append(dst, `","name":`...)
+	if known && info.Name != "" {
+		dst = appendString(dst, []byte(info.Name))
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"values":[`...)
+	for k, v := range o.Values {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendValue(dst, v, info.Text, info.Unit)
+	}
+	return append(dst, "]}"...)
+}
+
+// appendValue writes one group: raw, then its interpretation. Text objects
+// are never read as numbers, even when their hex digits look like one.
+func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string) []byte {
+	raw := v.Bytes()
+	dst = append(dst, `{"raw":`...)
+	dst = appendString(dst, raw)
+	switch {
+	case len(raw) == 0:
+	case isText:
+		dst = appendText(dst, raw)
+	case v.IsPlaceholder():
+		dst = append(dst, `,"time":null`...)
+	default:
+		if tm, ok := v.Time(); ok {
+			dst = append(dst, `,"time":"`...)
+			dst = tm.AppendFormat(dst, time.RFC3339)
+			dst = append(dst, '"')
+			break
+		}
+		if d, unit, ok := v.Decimal(); ok {
+			dst = append(dst, `,"number":`...)
+			dst = d.AppendText(dst)
+			if unit == "" {
+				unit = defaultUnit
+			}
+			if unit != "" {
+				dst = append(dst, `,"unit":`...)
+				dst = appendString(dst, []byte(unit))
+			}
+		}
+	}
+	return append(dst, '}')
+}
+
+// appendText adds ,"text":"..." when raw is hex that decodes to text.
+func appendText(dst []byte, raw []byte) []byte {
+	if !isHexText(raw) {
+		return dst
+	}
+	dst = append(dst, `,"text":"`...)
+	for i := 0; i+1 < len(raw); i += 2 {
+		dst = appendStringByte(dst, unhex(raw[i])<<4|unhex(raw[i+1]))
+	}
+	return append(dst, '"')
+}
+
+// isHexText reports whether raw is an even number of hex digits that
+// decode to printable ASCII (tabs and line breaks allowed), the rule of
+// dsmr.Value.Text.
+func isHexText(raw []byte) bool {
+	if len(raw) == 0 || len(raw)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(raw); i += 2 {
+		if !isHexDigit(raw[i]) || !isHexDigit(raw[i+1]) {
+			return false
+		}
+		c := unhex(raw[i])<<4 | unhex(raw[i+1])
+		if (c < 0x20 || c > 0x7E) && c != '\r' && c != '\n' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+func appendTimestamp(dst []byte, t *dsmr.Telegram) []byte {
+	if tm, ok := t.Time(); ok {
+		dst = append(dst, '"')
+		dst = tm.AppendFormat(dst, time.RFC3339)
+		return append(dst, '"')
+	}
+	return append(dst, "null"...)
+}
+
+// appendEquipmentID writes the meter id like Telegram.MeterID, without
+// making a string of it.
+func appendEquipmentID(dst []byte, t *dsmr.Telegram) []byte {
+	for _, code := range [...]dsmr.OBIS{dsmr.CodeMeterID, dsmr.CodeEquipmentID} {
+		o := t.Find(code)
+		if o == nil || len(o.Values) == 0 {
+			continue
+		}
+		raw := o.Values[0].Bytes()
+		if isHexText(raw) {
+			dst = append(dst, '"')
+			for i := 0; i+1 < len(raw); i += 2 {
+				dst = appendStringByte(dst, unhex(raw[i])<<4|unhex(raw[i+1]))
+			}
+			return append(dst, '"')
+		}
+		return appendString(dst, raw)
+	}
+	return append(dst, "null"...)
+}
+
+// headerOf returns the identification line without '/' and line end.
+func headerOf(raw []byte) []byte {
+	if len(raw) == 0 || raw[0] != '/' {
+		return nil
+	}
+	for i := 1; i < len(raw); i++ {
+		if raw[i] == '\r' || raw[i] == '\n' {
+			return raw[1:i]
+		}
+	}
+	return raw[1:]
+}
+
+// crcMatches reports whether crc is the checksum of raw up to its last '!'.
+func crcMatches(raw []byte, crc uint16) bool {
+	for i := len(raw) - 1; i >= 0; i-- {
+		if raw[i] == '!' {
+			return dsmr.Checksum(raw[:i+1]) == crc
+		}
+	}
+	return false
+}
+
+// lookup is dsmr.Lookup without the allocation Lookup makes for the ID of a
+// per-channel code: only Name, Unit and Text are used here, and those are
+// the same for every channel.
+func lookup(o dsmr.OBIS) (dsmr.Info, bool) {
+	if o.A == 0 && o.B >= 1 && o.B <= 4 {
+		// Name, Unit and Text are the same on every channel: use the
+		// table of channel-1 codes built once at start-up.
+		if info, ok := channelInfo[o.WithChannel(1)]; ok {
+			return info, true
+		}
+	}
+	return dsmr.Lookup(o)
+}
+
+// channelInfo holds dsmr.Lookup of the per-channel codes on channel 1,
+// without their ID.
+var channelInfo = func() map[dsmr.OBIS]dsmr.Info {
+	m := make(map[dsmr.OBIS]dsmr.Info)
+	for _, c := range []string{"24.1.0", "96.1.0", "96.1.1", "24.2.1", "24.2.3", "24.3.0", "24.4.0", "96.3.10"} {
+		o := dsmr.MustParseOBIS("0-1:" + c)
+		if info, ok := dsmr.Lookup(o); ok {
+			info.ID = ""
+			m[o] = info
+		}
+	}
+	return m
+}()
+
+const hexDigits = "0123456789ABCDEF"
+
+func appendHexUpper(dst, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xF])
+	}
+	return dst
+}
+
+func appendCRC(dst []byte, crc uint16) []byte {
+	return append(dst, hexDigits[crc>>12], hexDigits[crc>>8&0xF], hexDigits[crc>>4&0xF], hexDigits[crc&0xF])
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c >= 'a' && c <= 'f'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// appendString appends s as a JSON string.
+func appendString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	for _, c := range s {
+		dst = appendStringByte(dst, c)
+	}
+	return append(dst, '"')
+}
+
+// appendStringByte appends one byte of a JSON string, escaped as needed.
+// Telegrams are ASCII; a byte outside it is written as U+FFFD so that the
+// output is always valid UTF-8.
+func appendStringByte(dst []byte, c byte) []byte {
+	switch {
+	case c == '"' || c == '\\':
+		return append(dst, '\\', c)
+	case c == '\n':
+		return append(dst, '\\', 'n')
+	case c == '\r':
+		return append(dst, '\\', 'r')
+	case c == '\t':
+		return append(dst, '\\', 't')
+	case c < 0x20 || c == 0x7F:
+		return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+	case c >= 0x80:
+		return append(dst, `\ufffd`...)
+	}
+	return append(dst, c)
+}

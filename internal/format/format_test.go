@@ -1,0 +1,345 @@
+package format
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// realEnvelope is the envelope of the real 2018 capture.
+var realEnvelope = &Envelope{
+	SystemTitle:  [8]byte{0x53, 0x41, 0x47, 0x67, 0x70, 0x01, 0xBD, 0x54},
+	FrameCounter: 0x0005A8E3,
+}
+
+func parse(t testing.TB, name string) *dsmr.Telegram {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := dsmr.Parse(data)
+	if err != nil && !errors.Is(err, dsmr.ErrCRC) {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return tg
+}
+
+var goldenCases = []struct {
+	name string // telegram in testdata/, golden file is name + ".json"
+	env  *Envelope
+}{
+	{"smarty-2018.txt", realEnvelope},
+	{"lux-spec-example.txt", nil},
+	{"dsmr5.txt", nil},
+	{"nocrc.txt", nil},
+	{"badcrc.txt", realEnvelope},
+}
+
+func TestAppendJSONGolden(t *testing.T) {
+	for _, tc := range goldenCases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := AppendJSON(nil, parse(t, tc.name), tc.env)
+			if !json.Valid(got) {
+				t.Fatalf("output is not valid JSON:\n%s", got)
+			}
+			golden := filepath.Join("testdata", strings.TrimSuffix(tc.name, ".txt")+".json")
+			// The golden file is indented for people to read; the
+			// output is one line.
+			var indented bytes.Buffer
+			if err := json.Indent(&indented, got, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			indented.WriteByte('\n')
+			if *update {
+				if err := os.WriteFile(golden, indented.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(indented.Bytes(), want) {
+				t.Errorf("output differs from %s (go test -update rewrites it):\n%s", golden, indented.Bytes())
+			}
+			if bytes.ContainsAny(got, "\n\r") {
+				t.Error("JSON output spans more than one line")
+			}
+		})
+	}
+}
+
+// jsonTelegram is the schema of the output, decoded with exact numbers.
+type jsonTelegram struct {
+	SystemTitle  *string      `json:"system_title"`
+	FrameCounter *json.Number `json:"frame_counter"`
+	Header       string       `json:"header"`
+	Timestamp    *string      `json:"timestamp"`
+	EquipmentID  *string      `json:"equipment_id"`
+	CRC          *string      `json:"crc"`
+	CRCOK        *bool        `json:"crc_ok"`
+	Objects      []struct {
+		OBIS   string  `json:"obis"`
+		Name   *string `json:"name"`
+		Values []struct {
+			Raw    string          `json:"raw"`
+			Number *json.Number    `json:"number"`
+			Unit   *string         `json:"unit"`
+			Time   json.RawMessage `json:"time"` // nil when absent
+			Text   *string         `json:"text"`
+		} `json:"values"`
+	} `json:"objects"`
+}
+
+func decode(t *testing.T, b []byte) jsonTelegram {
+	t.Helper()
+	var v jsonTelegram
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	d.DisallowUnknownFields()
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	return v
+}
+
+func str(p *string) string {
+	if p == nil {
+		return "<null>"
+	}
+	return *p
+}
+
+// TestAppendJSONFields checks the fields a consumer relies on, independently
+// of the golden files.
+func TestAppendJSONFields(t *testing.T) {
+	real := decode(t, AppendJSON(nil, parse(t, "smarty-2018.txt"), realEnvelope))
+	plain := decode(t, AppendJSON(nil, parse(t, "lux-spec-example.txt"), nil))
+	dsmr5 := decode(t, AppendJSON(nil, parse(t, "dsmr5.txt"), nil))
+	nocrc := decode(t, AppendJSON(nil, parse(t, "nocrc.txt"), nil))
+	bad := decode(t, AppendJSON(nil, parse(t, "badcrc.txt"), nil))
+
+	value := func(v jsonTelegram, obis string, k int) string {
+		for _, o := range v.Objects {
+			if o.OBIS == obis {
+				x := o.Values[k]
+				s := "raw=" + x.Raw
+				if x.Number != nil {
+					s += " number=" + x.Number.String()
+				}
+				if x.Unit != nil {
+					s += " unit=" + *x.Unit
+				}
+				if x.Time != nil {
+					s += " time=" + strings.Trim(string(x.Time), `"`)
+				}
+				if x.Text != nil {
+					s += " text=" + *x.Text
+				}
+				return s
+			}
+		}
+		return "<absent>"
+	}
+	tests := []struct{ name, got, want string }{
+		{"system_title", str(real.SystemTitle), "534147677001BD54"},
+		{"frame_counter", real.FrameCounter.String(), "370915"},
+		{"plain has no system_title", str(plain.SystemTitle), "<null>"},
+		{"header", real.Header, `Lux5\253663629_D`},
+		{"timestamp winter", str(real.Timestamp), "2018-01-30T10:21:22+01:00"},
+		{"timestamp summer", str(plain.Timestamp), "2020-07-06T10:41:57+02:00"},
+		{"timestamp placeholder", str(nocrc.Timestamp), "<null>"},
+		{"equipment_id", str(real.EquipmentID), "SAG1030700114004"},
+		{"equipment_id dutch", str(dsmr5.EquipmentID), "E0044007131650617"},
+		{"equipment_id absent", str(nocrc.EquipmentID), "<null>"},
+		{"crc", str(real.CRC), "CFDE"},
+		{"crc_ok", boolStr(real.CRCOK), "true"},
+		{"crc_ok mismatch", boolStr(bad.CRCOK), "false"},
+		{"crc absent", str(nocrc.CRC), "<null>"},
+		{"crc_ok absent", boolStr(nocrc.CRCOK), "<null>"},
+		{"energy keeps decimals", value(real, "1-0:1.8.0", 0), "raw=000006.695*kWh number=6.695 unit=kWh"},
+		{"zero keeps decimals", value(real, "1-0:1.7.0", 0), "raw=00.000*kW number=0.000 unit=kW"},
+		{"unit from catalogue", value(real, "1-0:4.7.0", 0), "raw=00.007 number=0.007 unit=kvar"},
+		{"count has no unit", value(real, "0-0:96.7.21", 0), "raw=00069 number=69"},
+		{"negative", value(plain, "1-1:31.4.0", 1), "raw=-063*A number=-63 unit=A"},
+		{"empty", value(real, "0-0:96.13.0", 0), "raw="},
+		{"meter id text", value(real, "0-0:42.0.0", 0), "raw=53414731303330373030313134303034 text=SAG1030700114004"},
+		{"mbus time", value(plain, "0-1:24.2.1", 0), "raw=200706103140S time=2020-07-06T10:31:40+02:00"},
+		{"mbus reading", value(plain, "0-1:24.2.1", 1), "raw=00000.006*m3 number=0.006 unit=m3"},
+		{"mbus placeholder", value(plain, "0-2:24.2.1", 0), "raw=632525252525S time=null"},
+		{"mbus device type", value(plain, "0-4:24.1.0", 0), "raw=003 number=3"},
+		{"mbus id", value(plain, "0-4:96.1.0", 0), "raw=454C53333533353839393830333030 text=ELS353589980300"},
+		{"text with quotes", value(dsmr5, "0-0:96.13.0", 0), `raw=48656C6C6F2C20227769646522207C20776F726C645C text=Hello, "wide" | world\`},
+		{"unknown code", value(dsmr5, "9-9:9.9.9", 0), `raw=hello "there"`},
+		{"obis value", value(dsmr5, "1-0:99.97.0", 1), "raw=0-0:96.7.19"},
+		{"duration", value(dsmr5, "1-0:99.97.0", 3), "raw=0000000236*s number=236 unit=s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+	t.Run("objects in telegram order", func(t *testing.T) {
+		tg := parse(t, "lux-spec-example.txt")
+		if len(plain.Objects) != len(tg.Objects()) {
+			t.Fatalf("%d objects, want %d", len(plain.Objects), len(tg.Objects()))
+		}
+		for k, o := range tg.Objects() {
+			if plain.Objects[k].OBIS != o.OBIS.String() {
+				t.Errorf("object %d is %s, want %s", k, plain.Objects[k].OBIS, o.OBIS)
+			}
+			if got, want := str(plain.Objects[k].Name), o.Name(); want != "" && got != want {
+				t.Errorf("%s: name %q, want %q", o.OBIS, got, want)
+			}
+		}
+	})
+	t.Run("unknown name is null", func(t *testing.T) {
+		for _, o := range dsmr5.Objects {
+			if o.OBIS == "9-9:9.9.9" && o.Name != nil {
+				t.Errorf("name %q, want null", *o.Name)
+			}
+		}
+	})
+}
+
+func boolStr(b *bool) string {
+	if b == nil {
+		return "<null>"
+	}
+	if *b {
+		return "true"
+	}
+	return "false"
+}
+
+func TestWriter(t *testing.T) {
+	tg := parse(t, "smarty-2018.txt")
+	tests := []struct {
+		kind Kind
+		want string
+	}{
+		{Text, string(tg.Bytes())},
+		{JSON, string(AppendJSON(nil, tg, realEnvelope)) + "\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.kind.String(), func(t *testing.T) {
+			var out bytes.Buffer
+			w := NewWriter(&out, tc.kind)
+			for range 2 {
+				if err := w.Write(tg, realEnvelope); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := out.String(); got != tc.want+tc.want {
+				t.Errorf("got\n%q\nwant twice\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestKind(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Kind
+		wantErr bool
+	}{
+		{"text", Text, false},
+		{"json", JSON, false},
+		{"JSON", JSON, false},
+		{"xml", Text, true},
+		{"", Text, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			var k Kind
+			err := k.Set(tc.in)
+			if (err != nil) != tc.wantErr || k != tc.want {
+				t.Errorf("Set(%q) = %v, kind %v; want kind %v, error %v", tc.in, err, k, tc.want, tc.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrKind) {
+				t.Errorf("error %v does not wrap ErrKind", err)
+			}
+		})
+	}
+}
+
+func TestAppendJSONAllocs(t *testing.T) {
+	for _, name := range []string{"smarty-2018.txt", "lux-spec-example.txt"} {
+		t.Run(name, func(t *testing.T) {
+			tg := parse(t, name)
+			buf := make([]byte, 0, 64<<10)
+			allocs := testing.AllocsPerRun(100, func() {
+				buf = AppendJSON(buf[:0], tg, realEnvelope)
+			})
+			if allocs != 0 {
+				t.Errorf("AppendJSON allocates %v times per telegram, want 0", allocs)
+			}
+		})
+	}
+}
+
+func FuzzAppendJSON(f *testing.F) {
+	for _, tc := range goldenCases {
+		data, err := os.ReadFile(filepath.Join("testdata", tc.name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("/X\r\n\r\n0-0:96.13.0(0A0D09225C)\r\n1-0:1.8.0(-0.5*\"\")\r\n!\r\n"))
+	var tg dsmr.Telegram
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := tg.UnmarshalText(data); err != nil && !errors.Is(err, dsmr.ErrCRC) {
+			return
+		}
+		out := AppendJSON(nil, &tg, &Envelope{FrameCounter: 1})
+		if !json.Valid(out) {
+			t.Fatalf("invalid JSON for %q:\n%s", data, out)
+		}
+		var v jsonTelegram
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if len(v.Objects) != len(tg.Objects()) {
+			t.Fatalf("%d objects in JSON, %d in the telegram", len(v.Objects), len(tg.Objects()))
+		}
+	})
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	for _, name := range []string{"smarty-2018.txt", "lux-spec-example.txt"} {
+		tg := parse(b, name)
+		data := tg.Bytes()
+		// Baseline: parsing the same telegram.
+		b.Run("parse/"+name, func(b *testing.B) {
+			var t dsmr.Telegram
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := t.UnmarshalText(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("json/"+name, func(b *testing.B) {
+			var buf []byte
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = AppendJSON(buf[:0], tg, realEnvelope)
+			}
+		})
+	}
+}
