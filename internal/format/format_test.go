@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
 
@@ -341,5 +342,41 @@ func BenchmarkAppendJSON(b *testing.B) {
 				buf = AppendJSON(buf[:0], tg, realEnvelope)
 			}
 		})
+	}
+}
+
+// TestAppendMessage decrypts the real capture with the smarty library and
+// checks that the envelope reaches the JSON.
+func TestAppendMessage(t *testing.T) {
+	frame, err := os.ReadFile("../../testdata/smarty-2018.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyText, err := os.ReadFile("../../testdata/smarty-2018.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := smarty.ParseKey(string(keyText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := smarty.NewReader(bytes.NewReader(frame), smarty.NewCipher(key, smarty.LuxembourgAuthKey))
+	m, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := AppendJSON(nil, parse(t, "smarty-2018.txt"), realEnvelope)
+	if got := AppendMessage(nil, m); !bytes.Equal(got, want) {
+		t.Errorf("AppendMessage:\n%s\nwant\n%s", got, want)
+	}
+	var out bytes.Buffer
+	if err := NewWriter(&out, JSON).WriteMessage(m); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != string(want)+"\n" {
+		t.Errorf("WriteMessage:\n%s\nwant\n%s", got, want)
+	}
+	if got := EnvelopeOf(m); got == nil || *got != *realEnvelope {
+		t.Errorf("EnvelopeOf = %+v, want %+v", got, realEnvelope)
 	}
 }
