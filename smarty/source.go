@@ -1,0 +1,284 @@
+package smarty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Errors wrapped by the *DeviceError values of Open and of a Source's Read,
+// beside fs.ErrNotExist (no such device) and fs.ErrPermission (not allowed
+// to open it), which are wrapped too.
+var (
+	// ErrBusy means another program holds the serial port.
+	ErrBusy = errors.New("smarty: device busy")
+	// ErrNotSerial means the device exists but is not a serial port.
+	ErrNotSerial = errors.New("smarty: not a serial port")
+	// ErrDisconnected means a source that was open went away: the USB
+	// cable was unplugged, the network adapter closed or reset the
+	// connection. Opening the device again may bring it back.
+	ErrDisconnected = errors.New("smarty: device disconnected")
+	// ErrUnreachable means a network adapter could not be reached: the
+	// connection was refused, timed out, or no route leads to the host.
+	ErrUnreachable = errors.New("smarty: device unreachable")
+)
+
+// DeviceError is the error of Open, and of a Source's Read when the
+// device goes away. Its message says what went wrong with which device and
+// what to do about it. It wraps both a kind (ErrBusy, ErrNotSerial,
+// ErrDisconnected, ErrUnreachable, fs.ErrNotExist, fs.ErrPermission) and
+// the cause reported by the operating system, so that errors.Is works with
+// either:
+//
+//	if errors.Is(err, fs.ErrNotExist) { ... }
+type DeviceError struct {
+	// Device is the device as the user named it: /dev/ttyUSB0, COM3,
+	// tcp://192.168.1.20:2001.
+	Device string
+	// Op is "open" or "read".
+	Op string
+	// Kind is one of the kinds listed above, or nil when the error fits
+	// none of them.
+	Kind error
+	// Err is the cause as the operating system or the serial library
+	// reported it.
+	Err error
+
+	msg string // what happened and what to do, without the "smarty: " prefix
+}
+
+func (e *DeviceError) Error() string {
+	if e.msg != "" {
+		return "smarty: " + e.msg
+	}
+	return fmt.Sprintf("smarty: %s %s: %v", e.Op, e.Device, e.Err)
+}
+
+// Unwrap returns the kind and the cause.
+func (e *DeviceError) Unwrap() []error {
+	errs := make([]error, 0, 2)
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// Baud rate and framing of the P1 port: 115200 baud, 8 data bits, no
+// parity, one stop bit.
+const (
+	P1BaudRate = 115200
+	P1DataBits = 8
+)
+
+// tcpScheme prefixes the device names of network P1 adapters.
+const tcpScheme = "tcp://"
+
+// Source is an open P1 byte stream: a serial port, a TCP connection to a
+// network P1 adapter or ser2net, or a file (a capture, a FIFO).
+//
+// Read never returns (0, nil): the silence of a serial port between two
+// telegrams is waited out inside Read. When the device goes away, Read
+// fails with a *DeviceError wrapping ErrDisconnected; the Source is then
+// dead and the device must be opened again. Only a file ends with io.EOF.
+//
+// Close may be called at any time from any goroutine, also while a Read is
+// blocked: that Read returns at once with an error wrapping fs.ErrClosed.
+// Cancelling the context given to Open does the same, and that Read then
+// returns the context's error.
+type Source struct {
+	device string
+	kind   sourceKind
+	rc     io.ReadCloser
+	ctx    context.Context
+	stop   func() bool // unregisters the close-on-cancel hook
+
+	pending error // an error that came with the last bytes read
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type sourceKind int
+
+const (
+	kindSerial sourceKind = iota
+	kindTCP
+	kindFile
+)
+
+// Open opens the P1 byte stream named by device:
+//
+//   - "tcp://host:port": a network P1 adapter or ser2net, over TCP;
+//   - the path of a regular file or of a named pipe: its bytes, then io.EOF;
+//   - anything else: a serial port (/dev/ttyUSB0, COM3) at 115200 baud, 8N1.
+//
+// ctx bounds the opening (a TCP dial gives up when it is done) and the life
+// of the Source: when ctx is done, the Source is closed, which unblocks a
+// pending Read. Errors are *DeviceError values whose text says what to do.
+func Open(ctx context.Context, device string) (*Source, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var (
+		rc   io.ReadCloser
+		kind sourceKind
+		err  error
+	)
+	switch {
+	case strings.HasPrefix(strings.ToLower(device), tcpScheme):
+		kind = kindTCP
+		rc, err = dialTCP(ctx, device)
+	case isPlainFile(device):
+		kind = kindFile
+		rc, err = openFile(device)
+	default:
+		kind = kindSerial
+		rc, err = openSerial(device)
+	}
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, err
+	}
+	return newSource(ctx, device, kind, rc), nil
+}
+
+// newSource wraps an open device; when ctx is done it is closed.
+func newSource(ctx context.Context, device string, kind sourceKind, rc io.ReadCloser) *Source {
+	s := &Source{device: device, kind: kind, rc: rc, ctx: ctx}
+	s.stop = context.AfterFunc(ctx, func() { s.close() })
+	return s
+}
+
+// Device returns the device name given to Open.
+func (s *Source) Device() string { return s.device }
+
+// Read reads up to len(p) bytes. It blocks until at least one byte has
+// arrived, the device went away, or the Source was closed.
+func (s *Source) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := s.pending; err != nil {
+		s.pending = nil
+		return 0, err
+	}
+	for {
+		if s.closed.Load() {
+			return 0, s.closedError()
+		}
+		n, err := s.rc.Read(p)
+		if n > 0 {
+			// Bytes first; an error that came with them comes with
+			// the next call.
+			if err != nil {
+				s.pending = s.readError(err)
+			}
+			return n, nil
+		}
+		if err == nil {
+			// A serial port's read timeout expired: silence on the
+			// line. Look at the context, then wait again.
+			continue
+		}
+		if s.closed.Load() {
+			return 0, s.closedError()
+		}
+		return 0, s.readError(err)
+	}
+}
+
+// closedError is the error of a Read on a closed Source.
+func (s *Source) closedError() error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("smarty: read %s: %w", s.device, fs.ErrClosed)
+}
+
+// Close closes the device. It is safe to call more than once and from any
+// goroutine; a Read blocked in another goroutine returns.
+func (s *Source) Close() error {
+	if s.stop != nil {
+		s.stop()
+	}
+	return s.close()
+}
+
+func (s *Source) close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.closeErr = s.rc.Close()
+	})
+	return s.closeErr
+}
+
+// readError turns the error of a read of the underlying device into the
+// error Read returns.
+func (s *Source) readError(err error) error {
+	switch s.kind {
+	case kindSerial:
+		return serialReadError(s.device, err)
+	case kindTCP:
+		return tcpReadError(s.device, err)
+	}
+	if err == io.EOF {
+		return io.EOF
+	}
+	return &DeviceError{Device: s.device, Op: "read", Err: err}
+}
+
+// isPlainFile reports whether name is a regular file or a named pipe,
+// which are read as they are rather than as a serial port.
+func isPlainFile(name string) bool {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return false
+	}
+	m := fi.Mode()
+	return m.IsRegular() || m&fs.ModeNamedPipe != 0
+}
+
+func openFile(name string) (io.ReadCloser, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, openError(name, err)
+	}
+	return f, nil
+}
+
+// openError describes a failure to open a serial port or a file. The
+// kinds come from the cause: errors.Is sees through the serial library's
+// errors and the operating system's.
+func openError(device string, err error) error {
+	e := &DeviceError{Device: device, Op: "open", Err: err}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		e.Kind = fs.ErrNotExist
+		e.msg = fmt.Sprintf("no such device %s: is the P1 cable plugged in? try -list", device)
+	case errors.Is(err, fs.ErrPermission):
+		e.Kind = fs.ErrPermission
+		e.msg = fmt.Sprintf("permission denied on %s: %s", device, permissionHint)
+	case errors.Is(err, ErrBusy), errors.Is(err, syscall.EBUSY):
+		e.Kind = ErrBusy
+		e.msg = fmt.Sprintf("%s is busy: another program has it open (another reader, a terminal program, ModemManager?); stop it and try again", device)
+	case errors.Is(err, ErrNotSerial):
+		e.Kind = ErrNotSerial
+		e.msg = fmt.Sprintf("%s is not a serial port: give the P1 cable's port (try -list) or tcp://host:port", device)
+	default:
+		e.msg = fmt.Sprintf("cannot open %s: %v", device, err)
+	}
+	return e
+}

@@ -1,0 +1,505 @@
+package smarty
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"go.bug.st/serial"
+)
+
+// srcHangGuard bounds how long a test waits for something that must happen;
+// it only catches hangs and never measures speed.
+const srcHangGuard = 20 * time.Second
+
+// srcPty opens a pseudo-terminal and returns its master side and the path
+// of its slave side, which is opened like a serial port.
+func srcPty(t *testing.T) (master *os.File, path string) {
+	t.Helper()
+	m, s, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	path = s.Name()
+	// The slave stays open through the test's own descriptor until the
+	// code under test has opened it too; closing ours then leaves theirs.
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, path
+}
+
+// srcWaitBlocked waits until a goroutine is blocked inside a function whose
+// name contains fn, so that a test knows a Read has really started to wait
+// before it pulls the rug.
+func srcWaitBlocked(t *testing.T, fn string) {
+	t.Helper()
+	deadline := time.Now().Add(srcHangGuard)
+	buf := make([]byte, 1<<20)
+	for time.Now().Before(deadline) {
+		n := runtime.Stack(buf, true)
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, fn) && (strings.Contains(g, "[syscall") || strings.Contains(g, "[IO wait") || strings.Contains(g, "[select")) {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("no goroutine blocked in %s", fn)
+}
+
+type srcReadResult struct {
+	n   int
+	err error
+	b   []byte
+}
+
+// srcReadAsync reads once from r in a new goroutine.
+func srcReadAsync(r io.Reader) <-chan srcReadResult {
+	ch := make(chan srcReadResult, 1)
+	go func() {
+		buf := make([]byte, 256)
+		n, err := r.Read(buf)
+		ch <- srcReadResult{n, err, buf[:n]}
+	}()
+	return ch
+}
+
+func srcAwait(t *testing.T, ch <-chan srcReadResult) srcReadResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(srcHangGuard):
+		t.Fatal("Read did not return: it is still blocked")
+		return srcReadResult{}
+	}
+}
+
+// TestSerialCloseUnblocksRead proves the property the live commands rely
+// on: closing a go.bug.st/serial port from another goroutine makes a Read
+// that is blocked waiting for bytes return. The port has no read timeout,
+// so nothing but Close can end that Read.
+func TestSerialCloseUnblocksRead(t *testing.T) {
+	_, path := srcPty(t)
+	p, err := serial.Open(path, p1Mode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetReadTimeout(serial.NoTimeout); err != nil {
+		t.Fatal(err)
+	}
+	ch := srcReadAsync(p)
+	srcWaitBlocked(t, "serial.(*unixPort).Read")
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	r := srcAwait(t, ch)
+	if r.n != 0 || r.err == nil {
+		t.Fatalf("Read after Close = %d, %v; want 0 and an error", r.n, r.err)
+	}
+}
+
+// TestSourceCloseUnblocksRead: the same through Source, whose Read returns
+// an error wrapping fs.ErrClosed.
+func TestSourceCloseUnblocksRead(t *testing.T) {
+	_, path := srcPty(t)
+	src, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := srcReadAsync(src)
+	srcWaitBlocked(t, "serial.(*unixPort).Read")
+	src.Close()
+	r := srcAwait(t, ch)
+	if !errors.Is(r.err, fs.ErrClosed) {
+		t.Fatalf("Read after Close: %v; want fs.ErrClosed", r.err)
+	}
+	if errors.Is(r.err, ErrDisconnected) {
+		t.Fatalf("Read after our own Close claims a disconnect: %v", r.err)
+	}
+	if err := src.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestSourceCancelUnblocksRead: cancelling the context of Open closes the
+// source and the blocked Read returns the context's error.
+func TestSourceCancelUnblocksRead(t *testing.T) {
+	_, path := srcPty(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ch := srcReadAsync(src)
+	srcWaitBlocked(t, "serial.(*unixPort).Read")
+	cancel()
+	r := srcAwait(t, ch)
+	if !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Read after cancel: %v; want context.Canceled", r.err)
+	}
+}
+
+// TestSerialPty reads bytes written to a pseudo-terminal through the real
+// serial code, then sees the device go away when the master side closes,
+// as a USB cable does when unplugged.
+func TestSerialPty(t *testing.T) {
+	m, path := srcPty(t)
+	src, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	want := []byte{0xDB, 0x08, 'S', 'A', 'G', 0x00, 0xFF, '\r', '\n', 0x11, 0x13}
+	if _, err := m.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(src, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read % X, want % X (the line must be raw: no translation, no flow control)", got, want)
+	}
+
+	ch := srcReadAsync(src)
+	srcWaitBlocked(t, "serial.(*unixPort).Read")
+	m.Close()
+	r := srcAwait(t, ch)
+	if !errors.Is(r.err, ErrDisconnected) {
+		t.Fatalf("Read after unplug: %v; want ErrDisconnected", r.err)
+	}
+	if want := "smarty: " + path + " disconnected"; !strings.HasPrefix(r.err.Error(), want) {
+		t.Errorf("error %q, want it to start with %q", r.err, want)
+	}
+}
+
+// srcSilentPort answers a number of reads with (0, nil), as a serial port with
+// a read timeout does while the line is silent, then with data.
+type srcSilentPort struct {
+	empty int
+	data  []byte
+	reads int
+}
+
+func (p *srcSilentPort) Read(b []byte) (int, error) {
+	p.reads++
+	if p.empty > 0 {
+		p.empty--
+		return 0, nil
+	}
+	if len(p.data) == 0 {
+		return 0, nil
+	}
+	n := copy(b, p.data)
+	p.data = p.data[n:]
+	return n, nil
+}
+
+func (p *srcSilentPort) Close() error { return nil }
+
+// TestSourceNeverReturnsZeroNil: silence reported as (0, nil) is waited
+// out inside Read, and ends when the context does.
+func TestSourceNeverReturnsZeroNil(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := &srcSilentPort{empty: 1000, data: []byte("/Lux5")}
+	src := newSource(ctx, "fake", kindSerial, p)
+	buf := make([]byte, 16)
+	n, err := src.Read(buf)
+	if n != 5 || err != nil || string(buf[:n]) != "/Lux5" {
+		t.Fatalf("Read = %d, %v, %q; want 5, nil, /Lux5", n, err, buf[:n])
+	}
+	if p.reads != 1001 {
+		t.Errorf("port read %d times, want 1001", p.reads)
+	}
+	// Now silence for ever: only the context ends the wait.
+	ch := srcReadAsync(src)
+	cancel()
+	r := srcAwait(t, ch)
+	if r.n != 0 || !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Read = %d, %v; want 0, context.Canceled", r.n, r.err)
+	}
+}
+
+// srcErrPort returns bytes together with an error, then the error again.
+type srcErrPort struct {
+	data []byte
+	err  error
+}
+
+func (p *srcErrPort) Read(b []byte) (int, error) {
+	n := copy(b, p.data)
+	p.data = p.data[n:]
+	return n, p.err
+}
+func (p *srcErrPort) Close() error { return nil }
+
+// TestSourceBytesBeforeError: bytes that come with an error are delivered
+// first, and the error after them.
+func TestSourceBytesBeforeError(t *testing.T) {
+	src := newSource(context.Background(), "tcp://meter:2001", kindTCP, &srcErrPort{data: []byte("!CFDE\r\n"), err: io.EOF})
+	buf := make([]byte, 16)
+	n, err := src.Read(buf)
+	if n != 7 || err != nil {
+		t.Fatalf("first Read = %d, %v; want 7, nil", n, err)
+	}
+	n, err = src.Read(buf)
+	if n != 0 || !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("second Read = %d, %v; want 0, ErrDisconnected", n, err)
+	}
+}
+
+func TestSourceFile(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "dump.bin")
+	want := bytes.Repeat([]byte{0xDB, 0x08}, 1000)
+	if err := os.WriteFile(name, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := Open(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	got, err := io.ReadAll(src)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("ReadAll = %d bytes, %v; want %d bytes, nil", len(got), err, len(want))
+	}
+}
+
+// srcRefusedAddr returns a loopback address where nothing listens.
+func srcRefusedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestOpenDeviceErrors(t *testing.T) {
+	dir := t.TempDir()
+	refused := "tcp://" + srcRefusedAddr(t)
+	tests := []struct {
+		name   string
+		device string
+		is     []error
+		msg    string
+	}{
+		{
+			name:   "missing serial port",
+			device: "/dev/ttyUSB-smarty-test-none",
+			is:     []error{fs.ErrNotExist, syscall.ENOENT},
+			msg:    "smarty: no such device /dev/ttyUSB-smarty-test-none: is the P1 cable plugged in? try -list",
+		},
+		{
+			name:   "missing in a missing directory",
+			device: filepath.Join(dir, "by-id", "usb-FTDI-if00-port0"),
+			is:     []error{fs.ErrNotExist},
+			msg:    "smarty: no such device " + filepath.Join(dir, "by-id", "usb-FTDI-if00-port0") + ": is the P1 cable plugged in? try -list",
+		},
+		{
+			name:   "not a serial port",
+			device: "/dev/null",
+			is:     []error{ErrNotSerial},
+			msg:    "smarty: /dev/null is not a serial port: give the P1 cable's port (try -list) or tcp://host:port",
+		},
+		{
+			name:   "connection refused",
+			device: refused,
+			is:     []error{ErrUnreachable, syscall.ECONNREFUSED},
+			msg:    "smarty: connection refused by " + refused + ": is the adapter on, and is it (or ser2net) listening on that port?",
+		},
+		{
+			name:   "no port",
+			device: "tcp://192.0.2.1",
+			msg:    `smarty: invalid device "tcp://192.0.2.1": a network adapter is tcp://host:port, for example tcp://192.168.1.20:2001`,
+		},
+		{
+			name:   "no host",
+			device: "tcp://:2001",
+			msg:    `smarty: invalid device "tcp://:2001": a network adapter is tcp://host:port, for example tcp://192.168.1.20:2001`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := Open(context.Background(), tt.device)
+			if err == nil {
+				src.Close()
+				t.Fatalf("Open(%q) succeeded", tt.device)
+			}
+			var de *DeviceError
+			if !errors.As(err, &de) || de.Device != tt.device || de.Op != "open" {
+				t.Errorf("error %#v is not a *DeviceError for %q", err, tt.device)
+			}
+			for _, target := range tt.is {
+				if !errors.Is(err, target) {
+					t.Errorf("errors.Is(%v, %v) = false", err, target)
+				}
+			}
+			if err.Error() != tt.msg {
+				t.Errorf("error\n got %q\nwant %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestOpenDeviceCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Open(ctx, "tcp://127.0.0.1:1"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Open with a cancelled context: %v", err)
+	}
+}
+
+// TestOpenDeviceErrorKinds covers the causes a test cannot provoke as root or
+// without hardware: permission denied, a busy port.
+func TestOpenDeviceErrorKinds(t *testing.T) {
+	tests := []struct {
+		cause error
+		is    error
+		msg   string
+	}{
+		{syscall.EACCES, fs.ErrPermission, "smarty: permission denied on /dev/ttyUSB0: " + permissionHint},
+		{&os.PathError{Op: "open", Path: "/dev/ttyUSB0", Err: syscall.EPERM}, fs.ErrPermission, "smarty: permission denied on /dev/ttyUSB0: " + permissionHint},
+		{syscall.EBUSY, ErrBusy, "smarty: /dev/ttyUSB0 is busy: another program has it open (another reader, a terminal program, ModemManager?); stop it and try again"},
+		// The zero PortError has the code PortBusy.
+		{serialCause(&serial.PortError{}), ErrBusy, "smarty: /dev/ttyUSB0 is busy: another program has it open (another reader, a terminal program, ModemManager?); stop it and try again"},
+		{syscall.ENOENT, fs.ErrNotExist, "smarty: no such device /dev/ttyUSB0: is the P1 cable plugged in? try -list"},
+		{syscall.EIO, syscall.EIO, "smarty: cannot open /dev/ttyUSB0: " + syscall.EIO.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.cause), func(t *testing.T) {
+			err := openError("/dev/ttyUSB0", tt.cause)
+			if !errors.Is(err, tt.is) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tt.is)
+			}
+			if !errors.Is(err, tt.cause) {
+				t.Errorf("the cause %v is not wrapped", tt.cause)
+			}
+			if err.Error() != tt.msg {
+				t.Errorf("error\n got %q\nwant %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+// TestPermissionDenied opens a port the user may not read, when the test
+// does not run as root (root may open anything).
+func TestPermissionDenied(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may open any device; TestOpenDeviceErrorKinds covers the message")
+	}
+	_, path := srcPty(t)
+	if err := os.Chmod(path, 0); err != nil {
+		t.Skip(err)
+	}
+	_, err := Open(context.Background(), path)
+	if !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("Open of a port without permission: %v", err)
+	}
+}
+
+func TestTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	device := "tcp://" + ln.Addr().String()
+	for _, mode := range []string{"close", "reset"} {
+		t.Run(mode, func(t *testing.T) {
+			src, err := Open(context.Background(), device)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			c, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Write([]byte("/Lux5\\253663629_D\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 19)
+			if _, err := io.ReadFull(src, got); err != nil {
+				t.Fatal(err)
+			}
+			ch := srcReadAsync(src)
+			srcWaitBlocked(t, "smarty.(*Source).Read")
+			if mode == "reset" {
+				c.(*net.TCPConn).SetLinger(0)
+			}
+			c.Close()
+			r := srcAwait(t, ch)
+			if !errors.Is(r.err, ErrDisconnected) {
+				t.Fatalf("Read after the adapter's %s: %v; want ErrDisconnected", mode, r.err)
+			}
+			want := map[string]string{"close": " closed the connection", "reset": " reset the connection"}[mode]
+			if r.err.Error() != "smarty: "+device+want {
+				t.Errorf("error %q, want %q", r.err, "smarty: "+device+want)
+			}
+		})
+	}
+	t.Run("close unblocks", func(t *testing.T) {
+		src, err := Open(context.Background(), device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ch := srcReadAsync(src)
+		srcWaitBlocked(t, "smarty.(*Source).Read")
+		src.Close()
+		if r := srcAwait(t, ch); !errors.Is(r.err, fs.ErrClosed) {
+			t.Fatalf("Read after Close: %v; want fs.ErrClosed", r.err)
+		}
+	})
+}
+
+func TestListPorts(t *testing.T) {
+	ports, err := ListPorts()
+	if err != nil {
+		t.Fatalf("ListPorts: %v", err)
+	}
+	for _, p := range ports {
+		if p.Name == "" {
+			t.Errorf("a port without a name: %+v", p)
+		}
+	}
+}
+
+func TestPortInfoString(t *testing.T) {
+	tests := []struct {
+		p    PortInfo
+		want string
+	}{
+		{PortInfo{Name: "/dev/ttyS0"}, "/dev/ttyS0"},
+		{PortInfo{Name: "/dev/ttyUSB0", USB: true, VID: "0403", PID: "6001", SerialNumber: "A10KZP45"}, "/dev/ttyUSB0  USB 0403:6001 serial A10KZP45"},
+		{PortInfo{Name: "COM3", USB: true, VID: "1A86", PID: "7523", Product: "USB-SERIAL CH340"}, "COM3  USB 1a86:7523 (USB-SERIAL CH340)"},
+		{PortInfo{Name: "/dev/ttyACM0", USB: true}, "/dev/ttyACM0  USB"},
+	}
+	for _, tt := range tests {
+		if got := tt.p.String(); got != tt.want {
+			t.Errorf("String() = %q, want %q", got, tt.want)
+		}
+	}
+}
