@@ -166,6 +166,9 @@ func (r *Reader) Next() (*Message, error) {
 		case notFrame:
 			r.skip(p + 1)
 		case badFrame:
+			if res.err == ErrAuth {
+				res.err = r.explainAuth(p, res)
+			}
 			r.skip(p + res.resume)
 			return nil, r.frameError(p, res)
 		case needMore:
@@ -306,7 +309,7 @@ func (r *Reader) examineEnvelope(p int) result {
 	plain, err := r.Cipher.open(r.plain[:0], frame, h, &r.nonce)
 	if err != nil {
 		if !r.AllowUnauthenticated {
-			res.v, res.err = badFrame, r.authError(frame, h)
+			res.v, res.err = badFrame, ErrAuth
 			return res
 		}
 		plain = r.Cipher.openCTR(r.plain[:0], frame, h, &r.nonce)
@@ -485,19 +488,41 @@ func (r *Reader) checkInner(p int) int {
 	return found
 }
 
-// authError explains a frame whose tag did not verify. When another frame
-// of the same meter starts inside it, the frame was torn (cut short and
-// followed by the next one) and the key is not to blame.
-func (r *Reader) authError(frame []byte, h Header) error {
+// explainAuth explains the envelope at buf[p] whose tag did not verify.
+// When another frame starts inside it, the envelope was torn (cut short and
+// followed by the next frame, whose first bytes it swallowed) and the key
+// is not to blame. Another frame is: a good frame; a complete header of
+// plausible length; or, cut off by the envelope's end, the start of a
+// header of the same meter (0xDB 0x08 and the system title as far as it
+// goes).
+func (r *Reader) explainAuth(p int, res result) error {
+	frame := r.buf[p : p+res.size]
 	for q := 1; q < len(frame); q++ {
 		k := bytes.IndexByte(frame[q:], FrameTag)
+		if j := bytes.IndexByte(frame[q:], '/'); j >= 0 && (k < 0 || j < k) {
+			k = j
+		}
 		if k < 0 {
 			break
 		}
 		q += k
-		if inner, st := scanHeader(frame[q:]); st == headerOK && inner.SystemTitle == h.SystemTitle {
-			return fmt.Errorf("%w: another frame of this meter starts %d bytes after it", ErrTruncated, q)
+		if r.startsFrame(frame[q:], res.header.SystemTitle) || r.examine(p+q).v == goodFrame {
+			return fmt.Errorf("%w: another frame starts %d bytes after it", ErrTruncated, q)
 		}
 	}
 	return ErrAuth
+}
+
+// startsFrame reports whether b, which ends where a torn envelope ends,
+// holds the beginning of another envelope: see explainAuth.
+func (r *Reader) startsFrame(b []byte, title SystemTitle) bool {
+	if len(b) < 2 || b[0] != FrameTag || b[1] != SystemTitleSize {
+		return false
+	}
+	h, st := scanHeader(b)
+	if st == headerOK {
+		return h.SystemTitle == title || h.checkLength(r.maxFrame()) == nil
+	}
+	got := b[2:min(len(b), 2+SystemTitleSize)]
+	return bytes.Equal(got, title[:len(got)])
 }

@@ -1,5 +1,6 @@
 package dsmr
 
+
 // CRC-16/ARC as used by DSMR P1 telegrams: polynomial 0x8005 in reflected
 // form (0xA001), initial value 0, no final XOR. The telegram's checksum covers
 // every byte from the leading '/' through the '!' inclusive.
@@ -45,13 +46,27 @@ func Checksum(data []byte) uint16 {
 func UpdateChecksum(crc uint16, p []byte) uint16 {
 	t := crcTables
 	for len(p) >= 16 {
-		crc ^= uint16(p[0]) | uint16(p[1])<<8
-		crc = t[15][crc&0xFF] ^ t[14][crc>>8] ^
-			t[13][p[2]] ^ t[12][p[3]] ^ t[11][p[4]] ^ t[10][p[5]] ^
-			t[9][p[6]] ^ t[8][p[7]] ^ t[7][p[8]] ^ t[6][p[9]] ^
-			t[5][p[10]] ^ t[4][p[11]] ^ t[3][p[12]] ^ t[2][p[13]] ^
-			t[1][p[14]] ^ t[0][p[15]]
+		q := p[:16]
+		a := t[13][q[2]] ^ t[12][q[3]]
+		b := t[11][q[4]] ^ t[10][q[5]]
+		c := t[9][q[6]] ^ t[8][q[7]]
+		d := t[7][q[8]] ^ t[6][q[9]]
+		e := t[5][q[10]] ^ t[4][q[11]]
+		f := t[3][q[12]] ^ t[2][q[13]]
+		g := t[1][q[14]] ^ t[0][q[15]]
+		x := (a ^ b) ^ (c ^ d) ^ ((e ^ f) ^ g)
+		r := crc ^ (uint16(q[0]) | uint16(q[1])<<8)
+		crc = x ^ t[15][byte(r)] ^ t[14][r>>8]
 		p = p[16:]
+	}
+	if len(p) >= 8 {
+		q := p[:8]
+		a := t[5][q[2]] ^ t[4][q[3]]
+		b := t[3][q[4]] ^ t[2][q[5]]
+		c := t[1][q[6]] ^ t[0][q[7]]
+		r := crc ^ (uint16(q[0]) | uint16(q[1])<<8)
+		crc = (a ^ b ^ c) ^ t[7][byte(r)] ^ t[6][r>>8]
+		p = p[8:]
 	}
 	for _, b := range p {
 		crc = crc>>8 ^ t[0][byte(crc)^b]

@@ -1,8 +1,10 @@
 package dsmr
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // Telegram is a parsed DSMR telegram: the identification line, the objects
@@ -107,117 +109,200 @@ func (t *Telegram) reset() {
 	t.crc = 0
 }
 
-// Byte classes for the parser.
-var (
-	// headerByte: printable ASCII, allowed in the identification line.
-	headerByte [256]bool
-	// valueByte: printable ASCII but the brackets, allowed inside a group.
-	valueByte [256]bool
+// SWAR ("SIMD within a register") constants: a byte repeated eight times.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
 )
 
-func init() {
-	for c := 0x20; c < 0x7F; c++ {
-		headerByte[c] = true
-		valueByte[c] = c != '(' && c != ')'
-	}
-	headerByte['\t'] = true
+// special returns a mask with the high bit set in the lowest byte of w (in
+// little-endian order) that cannot appear inside a value: a control
+// character, DEL or a non-ASCII byte, '(' or ')'. Bits above the lowest one
+// may be set spuriously; the lowest one is exact, because the carries and
+// borrows that cause the spurious bits only travel upwards from a real
+// match.
+func special(w uint64) uint64 {
+	ctl := (w - 0x20*ones) &^ w           // bytes < 0x20
+	high := (w + 0x01*ones) | w           // bytes >= 0x7F
+	br := w ^ 0x28*ones                   // '(' -> 0, ')' -> 1
+	br = (br - 0x02*ones) &^ br           // bytes that were '(' or ')'
+	return (ctl | high | br) & highs
 }
 
 func (t *Telegram) errorf(off int, format string, args ...any) *SyntaxError {
 	line := 1
-	for _, c := range t.raw[:min(off, len(t.raw))] {
-		if c == '\n' {
+	b := t.raw[:min(off, len(t.raw))]
+	for k, c := range b {
+		// A line ends with LF, CR LF, or a lone CR.
+		if c == '\n' || c == '\r' && (k+1 >= len(t.raw) || t.raw[k+1] != '\n') {
 			line++
 		}
 	}
 	return &SyntaxError{Offset: off, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
+// parse parses t.raw. It is the hot path of the package: it looks at every
+// byte once, keeps branches few and predictable, and reads eight bytes at a
+// time where a run of bytes only has to be checked.
 func (t *Telegram) parse() error {
 	t.reset()
-	b := t.raw
-	if len(b) == 0 {
+	n := len(t.raw)
+	if n == 0 {
 		return t.errorf(0, "empty input")
 	}
+	// b is t.raw plus a zero byte, a sentinel that stops every scan below
+	// at the end without a separate length check: 0 is in no byte class.
+	b := append(t.raw, 0)
+	t.raw = b[:n]
 	if b[0] != '/' {
 		return t.errorf(0, "telegram must start with '/', found %s", quoteByte(b[0]))
 	}
+
+	// The identification line: printable ASCII and tabs.
 	i := 1
-	for i < len(b) && headerByte[b[i]] {
+	for {
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if m := ((w - 0x20*ones) &^ w | (w + ones) | w) & highs; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for b[i] >= 0x20 && b[i] < 0x7F {
+			i++
+		}
+		if b[i] != '\t' {
+			break
+		}
 		i++
 	}
-	if i == len(b) {
+	switch {
+	case i == n:
 		return t.errorf(i, "identification line does not end")
-	}
-	if b[i] != '\r' && b[i] != '\n' {
+	case b[i] != '\r' && b[i] != '\n':
 		return t.errorf(i, "unexpected %s in the identification line", quoteByte(b[i]))
-	}
-	if i == 1 {
+	case i == 1:
 		return t.errorf(i, "empty identification line")
 	}
-	t.header = b[1:i]
+	t.header = b[1:i:i]
 
-	for i < len(b) {
+	objects, values, bounds := t.objects[:0], t.values[:0], t.bounds[:0]
+	defer func() {
+		// Keep the grown slices for the next parse, whatever happens.
+		t.objects, t.values, t.bounds = objects, values, bounds
+	}()
+	for {
 		c := b[i]
-		switch {
-		case c == '\r' || c == '\n':
+		if c == '\r' || c == '\n' {
 			i++
 			continue
-		case c == '!':
-			t.finishObjects()
-			return t.parseEnd(i)
-		case c == '(':
-			if len(t.objects) == 0 {
+		}
+		if c == '(' {
+			// A line that starts with a group continues the object before
+			// it, as the old M-Bus form 0-1:24.3.0 does.
+			if len(objects) == 0 {
 				return t.errorf(i, "value without an OBIS code")
 			}
-		case c >= '0' && c <= '9':
-			o, n, ok := scanOBIS(b[i:])
-			if !ok {
-				return t.errorf(i+n, "malformed OBIS code")
+		} else if c-'0' <= 9 {
+			// The OBIS code A-B:C.D.E, each group 0 to 255.
+			start := i
+			var g [5]uint8
+			for k := 0; ; k++ {
+				v := uint(b[i] - '0')
+				if v > 9 {
+					return t.errorf(i, "malformed OBIS code: expected a digit, found %s", quoteByte(b[i]))
+				}
+				i++
+				if d := uint(b[i] - '0'); d <= 9 {
+					v = v*10 + d
+					i++
+					if d := uint(b[i] - '0'); d <= 9 {
+						v = v*10 + d
+						i++
+					}
+				}
+				if v > 255 || b[i]-'0' <= 9 {
+					return t.errorf(start, "malformed OBIS code: a group is larger than 255")
+				}
+				g[k] = uint8(v)
+				if k == 4 {
+					break
+				}
+				if b[i] != obisSeparators[k] {
+					return t.errorf(i, "malformed OBIS code: expected %q, found %s", obisSeparators[k], quoteByte(b[i]))
+				}
+				i++
 			}
-			t.objects = append(t.objects, Object{OBIS: o})
-			t.bounds = append(t.bounds, int32(len(t.values)))
-			i += n
-			if i == len(b) || b[i] != '(' {
+			o := OBIS{g[0], g[1], g[2], g[3], g[4]}
+			if b[i] != '(' {
 				return t.errorf(i, "OBIS code %s has no value in brackets", o)
 			}
-		default:
+			objects = append(objects, Object{OBIS: o})
+			bounds = append(bounds, int32(len(values)))
+		} else if c == '!' {
+			finishObjects(objects, values, bounds)
+			return t.parseEnd(i)
+		} else if i == n {
+			return t.errorf(i, "missing '!' at the end of the telegram")
+		} else {
 			return t.errorf(i, "unexpected %s at the start of a line", quoteByte(c))
 		}
-		// One or more groups.
-		for i < len(b) && b[i] == '(' {
+
+		// One or more groups: b[i] is '('.
+		for {
 			start := i + 1
 			j := start
-			for j < len(b) && valueByte[b[j]] {
+			for j+8 <= len(b) {
+				if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+					j += bits.TrailingZeros64(m) >> 3
+					goto found
+				}
+				j += 8
+			}
+			for valueByte[b[j]] {
 				j++
 			}
-			if j == len(b) {
-				return t.errorf(i, "unbalanced '(': the telegram ends inside a value")
-			}
+		found:
 			if b[j] != ')' {
-				if b[j] == '(' || b[j] == '\r' || b[j] == '\n' {
+				switch {
+				case j == n:
+					return t.errorf(i, "unbalanced '(': the telegram ends inside a value")
+				case b[j] == '(' || b[j] == '\r' || b[j] == '\n':
 					return t.errorf(i, "unbalanced '(': no ')' before %s", quoteByte(b[j]))
 				}
 				return t.errorf(j, "unexpected %s inside a value", quoteByte(b[j]))
 			}
-			t.values = append(t.values, Value{raw: b[start:j:j]})
+			values = append(values, Value{raw: b[start:j:j]})
 			i = j + 1
+			if b[i] != '(' {
+				break
+			}
 		}
-		if i < len(b) && b[i] != '\r' && b[i] != '\n' {
+		if b[i] != '\r' && b[i] != '\n' {
+			if i == n {
+				return t.errorf(i, "missing '!' at the end of the telegram")
+			}
 			return t.errorf(i, "unexpected %s after a value", quoteByte(b[i]))
 		}
 	}
-	t.finishObjects()
-	return t.errorf(len(b), "missing '!' at the end of the telegram")
 }
 
-// finishObjects points each object's Values into t.values, now that the
+// valueByte: printable ASCII but the brackets, allowed inside a group.
+var valueByte = func() (c [256]bool) {
+	for k := 0x20; k < 0x7F; k++ {
+		c[k] = k != '(' && k != ')'
+	}
+	return c
+}()
+
+// finishObjects points each object's Values into values, now that the
 // slice no longer moves.
-func (t *Telegram) finishObjects() {
-	n := int32(len(t.values))
-	for k := len(t.objects) - 1; k >= 0; k-- {
-		s := t.bounds[k]
-		t.objects[k].Values = t.values[s:n:n]
+func finishObjects(objects []Object, values []Value, bounds []int32) {
+	n := int32(len(values))
+	for k := len(objects) - 1; k >= 0; k-- {
+		s := bounds[k]
+		objects[k].Values = values[s:n:n]
 		n = s
 	}
 }
