@@ -179,7 +179,7 @@ func appendObject(dst []byte, o *dsmr.Object) []byte {
 	dst, _ = o.OBIS.AppendText(dst)
 	dst = append(dst, `","name":`...)
 	if known && info.Name != "" {
-		dst = appendString(dst, []byte(info.Name))
+		dst = appendString(dst, info.Name)
 	} else {
 		dst = append(dst, "null"...)
 	}
@@ -220,7 +220,7 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string) []by
 			}
 			if unit != "" {
 				dst = append(dst, `,"unit":`...)
-				dst = appendString(dst, []byte(unit))
+				dst = appendString(dst, unit)
 			}
 		}
 	}
@@ -366,14 +366,29 @@ func unhex(c byte) byte {
 	return c - 'a' + 10
 }
 
-// appendString appends s as a JSON string.
-func appendString(dst, s []byte) []byte {
+// appendString appends s as a JSON string. Runs of bytes that need no
+// escaping, nearly all of a telegram, are copied in one go.
+func appendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
-	for _, c := range s {
-		dst = appendStringByte(dst, c)
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if !safeByte[s[i]] {
+			dst = append(dst, s[start:i]...)
+			dst = appendStringByte(dst, s[i])
+			start = i + 1
+		}
 	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// safeByte tells the bytes that go into a JSON string as they are.
+var safeByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7F; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // appendStringByte appends one byte of a JSON string, escaped as needed.
 // Telegrams are ASCII; a byte outside it is written as U+FFFD so that the

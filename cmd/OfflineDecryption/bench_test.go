@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+)
+
+// simStream is a dump of n encrypted frames from the simulator, made as it
+// is read.
+func simStream(n int) *sim.Stream {
+	return &sim.Stream{
+		Meter:  sim.New(sim.Config{Seed: 42}),
+		Framer: &sim.Framer{Cipher: smarty.NewCipher(simKey, smarty.LuxembourgAuthKey), SystemTitle: sim.SystemTitle(42), Counter: 1},
+		Count:  n,
+	}
+}
+
+// hexStream turns a reader of bytes into a reader of their hex text, 64
+// digits a line.
+type hexStream struct {
+	r   io.Reader
+	in  [1024]byte
+	out []byte
+	col int
+}
+
+func (h *hexStream) Read(p []byte) (int, error) {
+	if len(h.out) == 0 {
+		n, err := h.r.Read(h.in[:])
+		if n == 0 {
+			return 0, err
+		}
+		buf := make([]byte, 0, 3*n)
+		for _, c := range h.in[:n] {
+			buf = hex.AppendEncode(buf, []byte{c})
+			if h.col += 2; h.col == 64 {
+				buf = append(buf, '\n')
+				h.col = 0
+			}
+		}
+		h.out = buf
+	}
+	n := copy(p, h.out)
+	h.out = h.out[n:]
+	return n, nil
+}
+
+// heapSampler measures the live heap every few megabytes of input, after
+// a collection, so that what it sees is what the decoder holds.
+type heapSampler struct {
+	r     io.Reader
+	every int64
+	next  int64
+	read  int64
+	peak  uint64
+}
+
+func (s *heapSampler) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.read += int64(n)
+	if s.read >= s.next {
+		s.next = s.read + s.every
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		s.peak = max(s.peak, ms.HeapAlloc)
+	}
+	return n, err
+}
+
+// TestMemoryDoesNotGrow decodes a dump ten times longer than another and
+// checks that the live heap stays the same: OfflineDecryption streams.
+func TestMemoryDoesNotGrow(t *testing.T) {
+	small, large := 10_000, 100_000
+	if testing.Short() {
+		small, large = 2_000, 20_000
+	}
+	for _, form := range []string{"raw", "hex"} {
+		t.Run(form, func(t *testing.T) {
+			peak := func(n int) (uint64, int64) {
+				var in io.Reader = simStream(n)
+				if form == "hex" {
+					in = &hexStream{r: in}
+				}
+				s := &heapSampler{r: in, every: 4 << 20}
+				// The output goes nowhere: a buffer would grow with it.
+				var stderr strings.Builder
+				err := run(context.Background(), []string{"-key", simKeyHex, "-format", "json", "-"}, s, io.Discard, &stderr)
+				if err != nil {
+					t.Fatalf("%v: %s", err, stderr.String())
+				}
+				return s.peak, s.read
+			}
+			peakSmall, readSmall := peak(small)
+			peakLarge, readLarge := peak(large)
+			t.Logf("%s: %d frames (%.0f MB): live heap peak %d KB; %d frames (%.0f MB): %d KB",
+				form, small, float64(readSmall)/1e6, peakSmall>>10, large, float64(readLarge)/1e6, peakLarge>>10)
+			// Ten times the input may not cost more than a little slack:
+			// a growing decoder would hold megabytes more.
+			if peakLarge > peakSmall+256<<10 {
+				t.Errorf("live heap grew from %d KB to %d KB with ten times the input", peakSmall>>10, peakLarge>>10)
+			}
+		})
+	}
+}
+
+// BenchmarkOfflineDecryption runs the command over a 100 000-frame dump
+// from the simulator, in text and JSON, beside the bare AES-GCM Open of the
+// same frames: the ratio is the cost of framing, parsing and output.
+//
+//	go test -run XXX -bench OfflineDecryption -benchtime 3x ./cmd/OfflineDecryption
+func BenchmarkOfflineDecryption(b *testing.B) {
+	const frames = 100_000
+	dump := filepath.Join(b.TempDir(), "dump.bin")
+	f, err := os.Create(dump)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(f, simStream(frames)); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(dump)
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := int64(len(data))
+	// Split the dump into its frames for the baseline.
+	var split [][]byte
+	for rest := data; len(rest) > 0; {
+		h, err := smarty.ParseHeader(rest)
+		if err != nil {
+			b.Fatal(err)
+		}
+		split = append(split, rest[:h.FrameSize()])
+		rest = rest[h.FrameSize():]
+	}
+	if len(split) != frames {
+		b.Fatalf("%d frames in the dump", len(split))
+	}
+
+	b.Run("baseline-gcm-open", func(b *testing.B) {
+		c := smarty.NewCipher(simKey, smarty.LuxembourgAuthKey)
+		var buf []byte
+		b.SetBytes(size)
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, fr := range split {
+				var err error
+				if buf, _, err = c.Open(buf[:0], fr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*frames), "ns/frame")
+	})
+	data, split = nil, nil
+	for _, kind := range []string{"text", "json"} {
+		b.Run(kind, func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				err := run(context.Background(), []string{"-key", simKeyHex, "-format", kind, dump}, nil, io.Discard, io.Discard)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*frames), "ns/frame")
+		})
+	}
+}
