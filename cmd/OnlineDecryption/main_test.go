@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
+)
+
+const (
+	keyHex   = "00112233445566778899AABBCCDDEEF0"
+	otherKey = "F0EEDDCCBBAA99887766554433221100"
+	start    = "2025-03-30T00:59:00Z" // summer time starts in this run
+)
+
+// hangGuard bounds how long a test waits for something that must happen;
+// it only fails a test that would otherwise hang.
+const hangGuard = 60 * time.Second
+
+var simBinary struct {
+	once sync.Once
+	path string
+	err  error
+	dir  string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if simBinary.dir != "" {
+		os.RemoveAll(simBinary.dir)
+	}
+	os.Exit(code)
+}
+
+// simulator builds cmd/SmartySimulator once per test binary.
+func simulator(t *testing.T) string {
+	t.Helper()
+	simBinary.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		simBinary.dir, simBinary.err = os.MkdirTemp("", "smartysim")
+		if simBinary.err != nil {
+			return
+		}
+		simBinary.path = filepath.Join(simBinary.dir, "SmartySimulator")
+		out, err := exec.Command(goTool, "build", "-o", simBinary.path, "../SmartySimulator").CombinedOutput()
+		if err != nil {
+			simBinary.err = fmt.Errorf("building the simulator: %v\n%s", err, out)
+		}
+	})
+	if simBinary.err != nil {
+		t.Fatal(simBinary.err)
+	}
+	return simBinary.path
+}
+
+// startSimulator runs the simulator binary and returns the first line it
+// prints (the pty path or the tcp:// address). It is stopped at the end of
+// the test.
+func startSimulator(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(simulator(t), args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(hangGuard):
+			cmd.Process.Kill()
+			t.Error("the simulator did not stop on SIGINT")
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(out).ReadString('\n')
+		line <- strings.TrimSpace(l)
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case l := <-line:
+		if l == "" {
+			t.Fatalf("the simulator printed nothing; stderr:\n%s", stderr.String())
+		}
+		return l
+	case <-time.After(hangGuard):
+		t.Fatal("the simulator printed nothing")
+	}
+	return ""
+}
+
+// expected returns the first n telegrams the simulator sends with the
+// given seed and interval.
+func expected(t *testing.T, seed uint64, step time.Duration, n int) [][]byte {
+	t.Helper()
+	st, _ := time.Parse(time.RFC3339, start)
+	m := sim.New(sim.Config{Seed: seed, Start: st, Step: step})
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = m.AppendTelegram(nil)
+	}
+	return out
+}
+
+// splitTelegrams cuts text output into telegrams: each ends with the line
+// of its CRC.
+func splitTelegrams(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '!')
+		if i < 0 {
+			return append(out, b)
+		}
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return append(out, b)
+		}
+		out = append(out, b[:i+j+1])
+		b = b[i+j+1:]
+	}
+	return out
+}
+
+type result struct {
+	stdout, stderr string
+	status         int
+	exit           string // what main prints
+}
+
+func runOnline(t *testing.T, ctx context.Context, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, nil, &stdout, &stderr) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(hangGuard):
+		t.Fatal("OnlineDecryption does not return")
+	}
+	var exit bytes.Buffer
+	status := cli.Exit(&exit, err)
+	return result{stdout.String(), stderr.String(), status, exit.String()}
+}
+
+// checkSequence checks that the telegrams are consecutive telegrams of
+// the simulator, byte for byte.
+func checkSequence(t *testing.T, got, want [][]byte) {
+	t.Helper()
+	first := -1
+	for k, w := range want {
+		if len(got) > 0 && bytes.Equal(got[0], w) {
+			first = k
+			break
+		}
+	}
+	if first < 0 {
+		t.Fatalf("the first telegram is none of the simulator's:\n%s", got[0])
+	}
+	for i, g := range got {
+		if first+i >= len(want) || !bytes.Equal(g, want[first+i]) {
+			t.Fatalf("telegram %d is not the simulator's telegram %d:\n%s", i, first+i, g)
+		}
+	}
+}
+
+// TestEndToEnd runs the simulator binary into a pseudo-terminal and over
+// TCP, and OnlineDecryption against it through the library's real serial
+// and TCP code: the telegrams that come out are the ones that went in.
+func TestEndToEnd(t *testing.T) {
+	const step = 20 * time.Millisecond
+	tests := []struct {
+		name   string
+		simArg []string
+		args   []string
+	}{
+		{"pty", []string{"-key", keyHex, "-pty"}, []string{"-key", keyHex}},
+		{"pty plain", []string{"-plain", "-pty"}, nil},
+		{"tcp", []string{"-key", keyHex, "-listen", "127.0.0.1:0"}, []string{"-key", keyHex}},
+		{"tcp, key from the environment", []string{"-key", keyHex, "-listen", "127.0.0.1:0"}, nil},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.HasPrefix(tc.name, "pty") && runtime.GOOS == "windows" {
+				t.Skip("no pseudo-terminals on Windows")
+			}
+			t.Setenv(cli.KeyEnv, "")
+			if tc.args == nil && !strings.Contains(tc.name, "plain") {
+				t.Setenv(cli.KeyEnv, keyHex)
+			}
+			seed := uint64(20 + i)
+			device := startSimulator(t, append(tc.simArg, "-interval", step.String(), "-seed", fmt.Sprint(seed), "-start", start, "-counter", "100")...)
+			want := expected(t, seed, step, 20_000)
+
+			const n = 8
+			r := runOnline(t, context.Background(), append(tc.args, "-device", device, "-count", fmt.Sprint(n))...)
+			if r.status != 0 {
+				t.Fatalf("exit status %d: %s%s", r.status, r.stderr, r.exit)
+			}
+			got := splitTelegrams([]byte(r.stdout))
+			if len(got) != n {
+				t.Fatalf("%d telegrams, want %d:\n%s", len(got), n, r.stdout)
+			}
+			checkSequence(t, got, want)
+
+			// JSON: one object per line, consecutive frame counters.
+			r = runOnline(t, context.Background(), append(tc.args, "-device", device, "-count", "3", "-format", "json")...)
+			if r.status != 0 {
+				t.Fatalf("exit status %d: %s%s", r.status, r.stderr, r.exit)
+			}
+			lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+			if len(lines) != 3 {
+				t.Fatalf("%d lines, want 3:\n%s", len(lines), r.stdout)
+			}
+			var prev int64 = -1
+			for _, l := range lines {
+				var v struct {
+					FrameCounter *int64 `json:"frame_counter"`
+					EquipmentID  string `json:"equipment_id"`
+				}
+				if err := json.Unmarshal([]byte(l), &v); err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(tc.name, "plain") {
+					if v.FrameCounter != nil {
+						t.Errorf("a plain telegram with a frame counter: %s", l)
+					}
+					continue
+				}
+				if v.FrameCounter == nil || (prev >= 0 && *v.FrameCounter != prev+1) {
+					t.Fatalf("frame counters do not follow each other: %s", r.stdout)
+				}
+				prev = *v.FrameCounter
+				if !strings.HasPrefix(v.EquipmentID, "SAG") {
+					t.Errorf("equipment_id %q", v.EquipmentID)
+				}
+			}
+		})
+	}
+}
+
+// TestWrongKey: a meter whose frames never authenticate gives one line and
+// exit status 1 after a few frames, instead of an endless stream of errors.
+func TestWrongKey(t *testing.T) {
+	t.Setenv(cli.KeyEnv, "")
+	device := startSimulator(t, "-key", keyHex, "-listen", "127.0.0.1:0", "-interval", "20ms")
+	for _, args := range [][]string{
+		{"-key", otherKey},
+		{"-key", keyHex, "-authKey", otherKey},
+	} {
+		r := runOnline(t, context.Background(), append(args, "-device", device)...)
+		want := fmt.Sprintf("OnlineDecryption.test: authentication failed for the first 3 frames from %s: wrong key, or the meter uses another authentication key (-authKey)\n", device)
+		if r.status != 1 || r.exit != want || r.stdout != "" || r.stderr != "" {
+			t.Errorf("%v: status %d, stdout %q, stderr %q, exit line %q; want 1 and %q", args, r.status, r.stdout, r.stderr, r.exit, want)
+		}
+	}
+}
+
+// TestNoKey: encrypted frames without a key are reported with what to do,
+// and reading goes on.
+func TestNoKey(t *testing.T) {
+	t.Setenv(cli.KeyEnv, "")
+	device := startSimulator(t, "-key", keyHex, "-listen", "127.0.0.1:0", "-interval", "20ms")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-device", device}, nil, &stdout, pw)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	for range 2 {
+		if !lines.Scan() {
+			t.Fatal("no error line")
+		}
+		if l := lines.Text(); !strings.Contains(l, "encrypted frame, but no key was given: give the key with -key, -keyFile or $SMARTY_KEY") {
+			t.Errorf("stderr line %q", l)
+		}
+	}
+	cancel()
+	go io.Copy(io.Discard, pr)
+	if err := <-done; err != nil {
+		t.Errorf("after Ctrl-C: %v", err)
+	}
+}
+
+// TestInterrupt: Ctrl-C while the read is blocked on a silent device ends
+// the command cleanly, with status 0.
+func TestInterrupt(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no pseudo-terminals on Windows")
+	}
+	// A meter that sends once an hour: the read blocks.
+	device := startSimulator(t, "-key", keyHex, "-pty", "-interval", "1h", "-count", "1")
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-key", keyHex, "-device", device}, nil, &stdout, io.Discard) }()
+	// Wait until the first telegram is out, then interrupt.
+	for i := 0; !strings.Contains(stdout.String(), "!"); i++ {
+		select {
+		case err := <-done:
+			t.Fatalf("ended before Ctrl-C: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if code := cli.Exit(io.Discard, err); code != 0 {
+			t.Errorf("exit status %d after Ctrl-C: %v", code, err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("Ctrl-C does not end a blocked read")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	t.Setenv(cli.KeyEnv, "")
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		want   string
+	}{
+		{"no device", []string{"-key", keyHex}, 2,
+			"-device is required: the meter's serial port (/dev/ttyUSB0, COM3; -list shows them) or tcp://host:port"},
+		{"missing device", []string{"-key", keyHex, "-device", filepath.Join(dir, "ttyUSB7")}, 2,
+			"no such device " + filepath.Join(dir, "ttyUSB7") + ": is the P1 cable plugged in? try -list"},
+		{"malformed key", []string{"-key", "xyz", "-device", "/dev/ttyUSB0"}, 2,
+			"-key: smarty: invalid key: character 1 is not a hex digit (a key is 32 hex digits, 0-9 and A-F)"},
+		{"malformed authKey", []string{"-key", keyHex, "-authKey", "00", "-device", "/dev/ttyUSB0"}, 2,
+			"-authKey: smarty: invalid key: a key is 32 hex digits (16 bytes), this one has 2"},
+		{"unknown flag", []string{"-mqttBroker", "x"}, 2,
+			"flag provided but not defined: -mqttBroker (see -h)"},
+		{"negative count", []string{"-count", "-3"}, 2, "-count -3: must be 0 or more"},
+		{"argument", []string{"-key", keyHex, "/dev/ttyUSB0"}, 2, `unexpected argument "/dev/ttyUSB0": every option is a flag (see -h)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runOnline(t, context.Background(), tc.args...)
+			if r.status != tc.status {
+				t.Errorf("exit status %d, want %d (%s)", r.status, tc.status, r.exit)
+			}
+			if strings.Count(r.exit, "\n") != 1 || !strings.HasSuffix(r.exit, ": "+tc.want+"\n") {
+				t.Errorf("printed %q, want one line ending in %q", r.exit, tc.want)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q", r.stdout)
+			}
+		})
+	}
+	t.Run("list", func(t *testing.T) {
+		r := runOnline(t, context.Background(), "-list")
+		if r.status != 0 {
+			t.Errorf("exit status %d: %s", r.status, r.exit)
+		}
+	})
+}
