@@ -416,3 +416,120 @@ func TestHexReader(t *testing.T) {
 		}
 	})
 }
+
+// badInputs are the things a line or a capture can hold instead of a
+// frame, each followed in the tests by one good frame that must still be
+// decoded. reason, when set, is what the summary must name, at byte 0.
+func badInputs(t testing.TB) []struct {
+	name, reason string
+	data         []byte
+} {
+	m := sim.New(sim.Config{Seed: 77})
+	f := &sim.Framer{Cipher: smarty.NewCipher(simKey, smarty.LuxembourgAuthKey), SystemTitle: sim.SystemTitle(77), Counter: 9}
+	frame, err := f.AppendFrame(nil, m.AppendTelegram(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withLength := func(n int) []byte {
+		b := append([]byte(nil), frame[:10]...)
+		return append(b, 0x82, byte(n>>8), byte(n), 0x30, 0, 0, 0, 1, 'x', 'y', 'z')
+	}
+	flip := func(i int) []byte {
+		b := append([]byte(nil), frame...)
+		b[i] ^= 0x10
+		return b
+	}
+	plain := m.AppendTelegram(nil)
+	badCRC := bytes.Replace(plain, []byte("(42)"), []byte("(43)"), 1)
+	unbalanced := bytes.Replace(plain, []byte("(42)"), []byte("(42"), 1)
+	nonASCII := bytes.Replace(plain, []byte("(42)"), []byte("(4\xC3\xA9)"), 1)
+	longLine := append([]byte("/Lux5\\253663629_D\r\n\r\n1-0:1.8.0("), bytes.Repeat([]byte("1"), 100_000)...)
+	longLine = append(longLine, ")\r\n!0000\r\n"...)
+	rnd := make([]byte, 4096)
+	x := uint32(1)
+	for i := range rnd {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		rnd[i] = byte(x)
+	}
+	cases := []struct {
+		name, reason string
+		data         []byte
+	}{
+		{"random bytes", "", rnd},
+		{"endless 0xDB", "", bytes.Repeat([]byte{0xDB}, 1<<20)},
+		{"length 0", "malformed frame header", withLength(0)},
+		{"length 1", "malformed frame header", withLength(1)},
+		{"length 65535", "too large", withLength(65535)},
+		{"flipped tag byte", "", flip(0)},
+		{"flipped system title", "authentication failed", flip(4)},
+		{"flipped length", "", flip(11)},
+		{"flipped security byte", "", flip(13)},
+		{"flipped frame counter", "authentication failed", flip(16)},
+		{"flipped ciphertext", "authentication failed", flip(200)},
+		{"flipped GCM tag", "authentication failed", flip(len(frame) - 3)},
+		{"plain, wrong CRC", "CRC mismatch", badCRC},
+		{"plain, unbalanced bracket", "malformed telegram", unbalanced},
+		{"plain, non-ASCII", "", nonASCII},
+		{"plain, 100 KB line", "", longLine},
+	}
+	for p := 1; p < len(frame); p += 1 + p/8 {
+		cases = append(cases, struct {
+			name, reason string
+			data         []byte
+		}{fmt.Sprintf("cut at byte %d", p), "", frame[:p]})
+	}
+	return cases
+}
+
+// TestBadInput feeds every kind of bad input, each followed by a good
+// frame: no panic, no hang, the reason named with its byte offset, and the
+// good frame decoded.
+func TestBadInput(t *testing.T) {
+	m := sim.New(sim.Config{Seed: 78})
+	good := m.AppendTelegram(nil)
+	f := &sim.Framer{Cipher: smarty.NewCipher(simKey, smarty.LuxembourgAuthKey), SystemTitle: sim.SystemTitle(78), Counter: 1}
+	goodFrame, err := f.AppendFrame(nil, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range badInputs(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			in := append(append([]byte(nil), tc.data...), goodFrame...)
+			r := runCmd(t, bytes.NewReader(in), "-key", simKeyHex)
+			if !strings.HasSuffix(r.stdout, string(good)) {
+				t.Errorf("the good frame after it was not decoded; stderr:\n%s", r.stderr)
+			}
+			if tc.reason != "" && !strings.Contains(lineWith(r.stderr, tc.reason), "at byte 0") {
+				t.Errorf("%q at byte 0 not reported; stderr:\n%s", tc.reason, r.stderr)
+			}
+		})
+	}
+}
+
+// FuzzOfflineDecryption runs the command over arbitrary input with a good
+// frame after it: it must never panic, and the good frame must come out.
+func FuzzOfflineDecryption(f *testing.F) {
+	for _, tc := range badInputs(f) {
+		if len(tc.data) < 8192 {
+			f.Add(tc.data)
+		}
+	}
+	f.Add(readFile(f, realBin))
+	m := sim.New(sim.Config{Seed: 79})
+	good := m.AppendTelegram(nil)
+	fr := &sim.Framer{Cipher: smarty.NewCipher(simKey, smarty.LuxembourgAuthKey), SystemTitle: sim.SystemTitle(79), Counter: 1}
+	goodFrame, err := fr.AppendFrame(nil, good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := append(append([]byte(nil), data...), goodFrame...)
+		var stdout, stderr bytes.Buffer
+		_ = run(context.Background(), []string{"-key", simKeyHex, "-format", "json"}, bytes.NewReader(in), &stdout, &stderr)
+		if !bytes.Contains(stdout.Bytes(), []byte(`"frame_counter":1,`)) {
+			t.Fatalf("the good frame after %q was lost; stderr:\n%s", data, stderr.String())
+		}
+	})
+}

@@ -17,7 +17,11 @@ import (
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
+	"github.com/creack/pty"
+	"golang.org/x/term"
+
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
 
 const (
@@ -383,4 +387,84 @@ func TestUsage(t *testing.T) {
 			t.Errorf("exit status %d: %s", r.status, r.exit)
 		}
 	})
+}
+
+// TestBadInput writes bad input between two good frames into a
+// pseudo-terminal, so that OnlineDecryption reads it through the real
+// serial code: both good telegrams come out, and the bad frame is reported
+// with its reason.
+func TestBadInput(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no pseudo-terminals on Windows")
+	}
+	key, _ := smarty.ParseKey(keyHex)
+	c := smarty.NewCipher(key, smarty.LuxembourgAuthKey)
+	m := sim.New(sim.Config{Seed: 90})
+	fr := &sim.Framer{Cipher: c, SystemTitle: sim.SystemTitle(90), Counter: 1}
+	frame := func() ([]byte, []byte) {
+		tg := m.AppendTelegram(nil)
+		b, err := fr.AppendFrame(nil, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, tg
+	}
+	bad, _ := frame()
+	withLength := func(n int) []byte {
+		b := append([]byte(nil), bad[:10]...)
+		return append(b, 0x82, byte(n>>8), byte(n), 0x30, 0, 0, 0, 1, 'x', 'y', 'z')
+	}
+	flipped := append([]byte(nil), bad...)
+	flipped[300] ^= 1
+	plain := m.AppendTelegram(nil)
+	rnd := make([]byte, 3000)
+	for i := range rnd {
+		rnd[i] = byte(i*i*7 + i>>3)
+	}
+	tests := []struct {
+		name, reason string
+		data         []byte
+	}{
+		{"random bytes", "", rnd},
+		{"0xDB flood", "", bytes.Repeat([]byte{0xDB}, 64<<10)},
+		{"length 0", "malformed frame header", withLength(0)},
+		{"length 65535", "frame too large", withLength(65535)},
+		{"flipped bit", "authentication failed", flipped},
+		{"cut frame", "frame cut short", bad[:400]},
+		{"plain, wrong CRC", "CRC mismatch", bytes.Replace(plain, []byte("(42)"), []byte("(43)"), 1)},
+		{"plain, 100 KB line", "", append([]byte("/XYZ5\r\n\r\n1-0:1.8.0("), bytes.Repeat([]byte("9"), 100_000)...)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			master, slave, err := pty.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer master.Close()
+			defer slave.Close()
+			if _, err := term.MakeRaw(int(slave.Fd())); err != nil {
+				t.Fatal(err)
+			}
+			first, tg1 := frame()
+			second, tg2 := frame()
+			go func() {
+				for _, b := range [][]byte{first, tc.data, second} {
+					if _, err := master.Write(b); err != nil {
+						return
+					}
+				}
+			}()
+			r := runOnline(t, context.Background(), "-key", keyHex, "-device", slave.Name(), "-count", "2")
+			if r.status != 0 {
+				t.Fatalf("exit status %d: %s%s", r.status, r.stderr, r.exit)
+			}
+			if r.stdout != string(tg1)+string(tg2) {
+				t.Errorf("stdout is not the two good telegrams; stderr:\n%s", r.stderr)
+			}
+			if want := fmt.Sprintf("at byte %d", len(first)); tc.reason != "" &&
+				(!strings.Contains(r.stderr, tc.reason) || !strings.Contains(r.stderr, want)) {
+				t.Errorf("stderr does not name %q %s:\n%s", tc.reason, want, r.stderr)
+			}
+		})
+	}
 }
