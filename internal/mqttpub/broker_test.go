@@ -1,0 +1,487 @@
+package mqttpub
+
+// Tests against a real Mosquitto broker (internal/mosquittotest): they are
+// skipped when mosquitto is not installed, unless SMARTY_REQUIRE_MOSQUITTO
+// is set.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
+)
+
+// waitLimit bounds every wait for something that must happen; reaching it
+// fails the test. It is not a measure of speed: the events normally take
+// milliseconds.
+const waitLimit = 60 * time.Second
+
+// received is one message a subscriber got.
+type received struct {
+	Topic    string
+	Payload  string
+	Retained bool
+}
+
+// subscriber collects the messages of a test MQTT client.
+type subscriber struct {
+	c  mqtt.Client
+	mu sync.Mutex
+	m  []received
+}
+
+// subscribe connects a client to the broker and subscribes to filter at QoS
+// 1. With persistent true the session is kept by the broker (clean session
+// off) and the client reconnects by itself, so it receives what was
+// published while it or the broker was away.
+func subscribe(t *testing.T, url, clientID, filter string, persistent bool) *subscriber {
+	t.Helper()
+	s := &subscriber{}
+	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).
+		SetCleanSession(!persistent).SetAutoReconnect(persistent).
+		SetConnectRetry(persistent).SetConnectRetryInterval(50 * time.Millisecond).
+		SetMaxReconnectInterval(100 * time.Millisecond).SetProtocolVersion(4).
+		SetOrderMatters(true)
+	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+		s.mu.Lock()
+		s.m = append(s.m, received{m.Topic(), string(m.Payload()), m.Retained()})
+		s.mu.Unlock()
+	})
+	s.c = mqtt.NewClient(o)
+	if tok := s.c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
+		t.Fatalf("subscriber: connect: %v", tok.Error())
+	}
+	if tok := s.c.Subscribe(filter, 1, nil); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
+		t.Fatalf("subscriber: subscribe: %v", tok.Error())
+	}
+	t.Cleanup(func() { s.c.Disconnect(0) })
+	return s
+}
+
+// barrier publishes a marker from the subscriber's own connection and waits
+// for it to come back: the broker sends the retained messages of a
+// subscription before anything published after it, so once the marker is
+// in, every retained message is too.
+func (s *subscriber) barrier(t *testing.T) []received {
+	t.Helper()
+	topic := "zz-barrier/" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	if tok := s.c.Publish(topic, 1, false, "x"); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
+		t.Fatalf("subscriber: publish: %v", tok.Error())
+	}
+	m := s.waitFor(t, "the barrier", func(m []received) bool {
+		_, ok := lastOf(m, topic)
+		return ok
+	})
+	var out []received
+	for _, r := range m {
+		if !strings.HasPrefix(r.Topic, "zz-barrier/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *subscriber) messages() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.m...)
+}
+
+// waitFor polls until cond holds for the messages received so far.
+func (s *subscriber) waitFor(t *testing.T, what string, cond func([]received) bool) []received {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		m := s.messages()
+		if cond(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s; got %d messages", what, len(m))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitStats polls a publisher's Stats until cond holds.
+func waitStats(t *testing.T, p *Publisher, what string, cond func(Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond(p.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s; stats %+v", what, p.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// startPublisher runs a Publisher until the test ends and returns it with
+// a function that stops it and returns Run's error.
+func startPublisher(t *testing.T, cfg Config) (*Publisher, func() error) {
+	t.Helper()
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin, cfg.RetryMax = 10*time.Millisecond, 100*time.Millisecond
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = newLog(t).logf
+	}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(waitLimit):
+				runErr = errors.New("Run did not return after its context was cancelled")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return p, stop
+}
+
+// frameCounters returns the frame counters of the JSON telegrams in m.
+func frameCounters(t *testing.T, m []received) []int {
+	var out []int
+	for _, r := range m {
+		if !strings.HasSuffix(r.Topic, "/telegram") {
+			continue
+		}
+		var v struct {
+			FrameCounter int `json:"frame_counter"`
+		}
+		if err := json.Unmarshal([]byte(r.Payload), &v); err != nil {
+			t.Fatalf("telegram payload is not JSON: %v", err)
+		}
+		out = append(out, v.FrameCounter)
+	}
+	return out
+}
+
+func seq(from, to int) []int {
+	var out []int
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+func lastOf(m []received, topic string) (received, bool) {
+	for i := len(m) - 1; i >= 0; i-- {
+		if m[i].Topic == topic {
+			return m[i], true
+		}
+	}
+	return received{}, false
+}
+
+// TestBrokerTopics publishes telegrams and checks, as a subscriber that was
+// there all along and as one that comes later (and so sees only what the
+// broker retained), the value topics, the JSON telegram, the status and the
+// discovery configs.
+func TestBrokerTopics(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	live := subscribe(t, b.URL(), "live", "#", false)
+	p, stop := startPublisher(t, Config{Broker: b.URL(), QoS: 1})
+	for n := 1; n <= 3; n++ {
+		if err := p.Add(reading(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := live.waitFor(t, "three telegrams", func(m []received) bool { return len(frameCounters(t, m)) == 3 })
+	if diff := cmp.Diff(seq(1, 3), frameCounters(t, m)); diff != "" {
+		t.Errorf("telegram frame counters (-want +got):\n%s", diff)
+	}
+	if r, _ := lastOf(m, "smarty/status"); r.Payload != "online" {
+		t.Errorf("status = %q, want online", r.Payload)
+	}
+	if r, _ := lastOf(m, "smarty/1-0:1.8.0"); r.Payload != "25.656" {
+		t.Errorf("smarty/1-0:1.8.0 = %q, want 25.656", r.Payload)
+	}
+	// Discovery is sent once per connection, before the first values.
+	var configs, firstValue = 0, -1
+	for i, r := range m {
+		if strings.HasPrefix(r.Topic, "homeassistant/") {
+			configs++
+			if firstValue >= 0 {
+				t.Errorf("discovery config %s after the first value", r.Topic)
+			}
+		} else if firstValue < 0 && r.Topic != "smarty/status" {
+			firstValue = i
+		}
+	}
+	if configs != 7 {
+		t.Errorf("%d discovery configs, want 7 (one per number of the telegram)", configs)
+	}
+
+	// A subscriber that comes later gets what is retained, and only the
+	// latest of each topic.
+	late := subscribe(t, b.URL(), "late", "#", false)
+	want := map[string]string{
+		"smarty/status":      "online",
+		"smarty/1-3:0.2.8":   "42",
+		"smarty/1-0:1.8.0":   "25.656",
+		"smarty/1-0:2.8.0":   "0.040",
+		"smarty/1-0:1.7.0":   "0.300",
+		"smarty/1-0:32.7.0":  "233.0",
+		"smarty/0-1:24.1.0":  "3",
+		"smarty/0-1:24.2.1":  "0.006",
+		"smarty/telegram":    "",
+		"homeassistant/sensor/SAG1030790002574/energy_import/config": "",
+	}
+	m = late.barrier(t)
+	if len(m) != 1+7+1+7 {
+		t.Errorf("late subscriber got %d messages, want 16: status, 7 values, telegram, 7 configs", len(m))
+	}
+	got := map[string]received{}
+	for _, r := range m {
+		if _, dup := got[r.Topic]; dup {
+			t.Errorf("retained topic %s delivered twice", r.Topic)
+		}
+		got[r.Topic] = r
+		if !r.Retained {
+			t.Errorf("late subscriber got %s without the retain flag", r.Topic)
+		}
+	}
+	for topic, payload := range want {
+		r, ok := got[topic]
+		switch {
+		case !ok:
+			t.Errorf("%s is not retained", topic)
+		case payload != "" && r.Payload != payload:
+			t.Errorf("%s = %q, want %q", topic, r.Payload, payload)
+		}
+	}
+	if fc := frameCounters(t, []received{got["smarty/telegram"]}); len(fc) != 1 || fc[0] != 3 {
+		t.Errorf("retained telegram has frame counter %v, want 3", fc)
+	}
+	var cfg map[string]any
+	json.Unmarshal([]byte(got["homeassistant/sensor/SAG1030790002574/energy_import/config"].Payload), &cfg)
+	for k, v := range map[string]any{"state_topic": "smarty/1-0:1.8.0", "unit_of_measurement": "kWh",
+		"device_class": "energy", "state_class": "total_increasing", "availability_topic": "smarty/status"} {
+		if cfg[k] != v {
+			t.Errorf("energy_import config: %s = %v, want %v", k, cfg[k], v)
+		}
+	}
+
+	// A clean stop says offline.
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	live.waitFor(t, "offline", func(m []received) bool {
+		r, _ := lastOf(m, "smarty/status")
+		return r.Payload == "offline"
+	})
+}
+
+// TestBrokerNoRetain checks that with retain off only the status and the
+// discovery configs stay on the broker.
+func TestBrokerNoRetain(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, NoRetain: true})
+	p.Add(reading(1))
+	waitStats(t, p, "the telegram to be delivered", func(s Stats) bool { return s.Published == 1 })
+	late := subscribe(t, b.URL(), "late", "#", false)
+	m := late.barrier(t)
+	for _, r := range m {
+		if !strings.HasPrefix(r.Topic, "homeassistant/") && r.Topic != "smarty/status" {
+			t.Errorf("%s is retained with retain off", r.Topic)
+		}
+	}
+	if len(m) != 8 {
+		t.Errorf("%d retained messages, want 8: the status and 7 discovery configs", len(m))
+	}
+}
+
+// TestBrokerRestart stops the broker for several telegrams and starts it
+// again: a subscriber with a persistent session gets every telegram once,
+// in order.
+func TestBrokerRestart(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := subscribe(t, b.URL(), "persistent", "smarty/telegram", true)
+	log := newLog(t)
+	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, Logf: log.logf})
+	for n := 1; n <= 3; n++ {
+		p.Add(reading(n))
+	}
+	waitStats(t, p, "three telegrams delivered", func(s Stats) bool { return s.Published == 3 })
+
+	b.Stop()
+	waitStats(t, p, "the publisher to notice", func(s Stats) bool { return !s.Connected })
+	for n := 4; n <= 10; n++ {
+		if err := p.Add(reading(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q := p.Stats().Queued; q != 7 {
+		t.Fatalf("%d telegrams queued while the broker is down, want 7", q)
+	}
+	b.Start()
+	for n := 11; n <= 12; n++ {
+		p.Add(reading(n))
+	}
+	m := sub.waitFor(t, "telegram 12", func(m []received) bool {
+		fc := frameCounters(t, m)
+		return len(fc) > 0 && fc[len(fc)-1] == 12
+	})
+	if diff := cmp.Diff(seq(1, 12), frameCounters(t, m)); diff != "" {
+		t.Errorf("frame counters received (-want +got):\n%s", diff)
+	}
+	waitStats(t, p, "all delivered", func(s Stats) bool { return s.Published == 12 && s.Queued == 0 })
+	if s := p.Stats(); s.Connects != 2 || s.Dropped != 0 {
+		t.Errorf("stats %+v, want 2 connects and nothing dropped", s)
+	}
+	// Each change of state is logged once, however many attempts failed.
+	var lost, refused, again int
+	for _, l := range log.all() {
+		switch {
+		case strings.Contains(l, "lost the connection"):
+			lost++
+		case strings.Contains(l, "connection refused"):
+			refused++
+		case strings.Contains(l, "connected to") && strings.Contains(l, "again"):
+			again++
+		}
+	}
+	if lost != 1 || refused != 1 || again != 1 {
+		t.Errorf("log lines: %d lost, %d refused, %d reconnected; want one of each", lost, refused, again)
+	}
+}
+
+// TestBrokerAbsentAtStart starts publishing before the broker exists.
+func TestBrokerAbsentAtStart(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	b.Stop()
+	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1})
+	for n := 1; n <= 5; n++ {
+		p.Add(reading(n))
+	}
+	b.Start()
+	sub := subscribe(t, b.URL(), "late", "smarty/telegram", false)
+	_ = sub
+	waitStats(t, p, "all delivered", func(s Stats) bool { return s.Published == 5 })
+}
+
+func TestBrokerWrongPassword(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"meter": "right"}})
+	log := newLog(t)
+	p, stop := startPublisher(t, Config{Broker: b.URL(), Username: "meter", Password: "wrong-Pa55", Logf: log.logf})
+	p.Add(reading(1))
+	// Run ends by itself with the refusal; it does not retry forever.
+	err := waitRunError(t, p, stop)
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("Run: %v, want an ErrAuth", err)
+	}
+	if p.Stats().Connects != 0 {
+		t.Fatal("connected with a wrong password")
+	}
+	t.Logf("error: %v", err)
+	for _, l := range append(log.all(), err.Error()) {
+		if strings.Contains(l, "Pa55") {
+			t.Errorf("the password is shown: %s", l)
+		}
+	}
+	if err := p.Add(reading(2)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Add after Run ended: %v, want ErrClosed", err)
+	}
+
+	// The right password works.
+	p, _ = startPublisher(t, Config{Broker: b.URL(), Username: "meter", Password: "right"})
+	p.Add(reading(1))
+	waitStats(t, p, "the telegram delivered", func(s Stats) bool { return s.Published == 1 })
+}
+
+func TestBrokerTLS(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{TLS: true})
+	t.Run("with the CA file", func(t *testing.T) {
+		tc, err := LoadTLS(b.CAFile, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := startPublisher(t, Config{Broker: b.URL(), TLS: tc})
+		p.Add(reading(1))
+		waitStats(t, p, "the telegram delivered", func(s Stats) bool { return s.Published == 1 })
+	})
+	t.Run("without the CA file", func(t *testing.T) {
+		p, stop := startPublisher(t, Config{Broker: b.URL()})
+		p.Add(reading(1))
+		err := waitRunError(t, p, stop)
+		if !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "-mqttCaFile") {
+			t.Fatalf("Run: %v, want an ErrTLS that mentions -mqttCaFile", err)
+		}
+		t.Logf("error: %v", err)
+	})
+	t.Run("plain TCP to the TLS port", func(t *testing.T) {
+		log := newLog(t)
+		p, stop := startPublisher(t, Config{Broker: "tcp://" + b.Addr, QoS: 1, Logf: log.logf})
+		p.Add(reading(1))
+		// Not fatal (a broker closing the door can be a passing thing),
+		// but logged with a hint; stop it ourselves.
+		log.waitFor(t, "if this is a TLS port, use ssl://")
+		if s := p.Stats(); s.Connects != 0 || s.Queued != 1 {
+			t.Fatalf("stats %+v: a plain connection to a TLS port succeeded", s)
+		}
+		if err := stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	})
+}
+
+func TestBrokerClientCertificate(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{TLS: true, RequireClientCert: true})
+	t.Run("with", func(t *testing.T) {
+		tc, err := LoadTLS(b.CAFile, b.ClientCertFile, b.ClientKeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := startPublisher(t, Config{Broker: b.URL(), TLS: tc})
+		p.Add(reading(1))
+		waitStats(t, p, "the telegram delivered", func(s Stats) bool { return s.Published == 1 })
+	})
+	t.Run("without", func(t *testing.T) {
+		tc, _ := LoadTLS(b.CAFile, "", "")
+		p, stop := startPublisher(t, Config{Broker: b.URL(), TLS: tc})
+		p.Add(reading(1))
+		err := waitRunError(t, p, stop)
+		t.Logf("error: %v", err)
+		if err == nil || p.Stats().Connects != 0 {
+			t.Fatalf("Run: %v, want a refusal", err)
+		}
+	})
+}
+
+// waitRunError waits until Run returns by itself and returns its error.
+func waitRunError(t *testing.T, p *Publisher, stop func() error) error {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		p.mu.Lock()
+		closed := p.closed
+		p.mu.Unlock()
+		if closed {
+			return stop()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Run did not end by itself; stats %+v", p.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,318 @@
+package mqttpub
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// render writes messages the way the golden files hold them: topic and
+// retain flag on one line, the payload (JSON indented) below.
+func render(msgs []message) []byte {
+	var b bytes.Buffer
+	for _, m := range msgs {
+		fmt.Fprintf(&b, "%s retain=%v\n", m.topic, m.retain)
+		var ind bytes.Buffer
+		if (m.kind == kindDiscovery || m.kind == kindTelegram) && json.Indent(&ind, m.payload, "", "  ") == nil {
+			b.Write(ind.Bytes())
+		} else {
+			b.Write(m.payload)
+		}
+		b.WriteString("\n\n")
+	}
+	return b.Bytes()
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got; go test -update rewrites it):\n%s", path, diff)
+	}
+}
+
+func TestBuildGolden(t *testing.T) {
+	luxSpec := readFile(t, "../../testdata/lux-spec-example.txt")
+	real2018 := readFile(t, "../../testdata/smarty-2018.txt")
+	dutch := readFile(t, "testdata/dsmr5-input.txt")
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		r      Reading
+		golden string
+	}{
+		{
+			name:   "lux spec example, plain",
+			r:      Reading{Telegram: luxSpec},
+			golden: "lux-spec-example.golden",
+		},
+		{
+			name:   "real 2018 telegram, encrypted",
+			r:      Reading{Telegram: real2018, Encrypted: true, SystemTitle: [8]byte{0x53, 0x41, 0x47, 0x67, 0x70, 0x01, 0xBD, 0x54}, FrameCounter: 0x0005A8E3},
+			golden: "smarty-2018.golden",
+		},
+		{
+			name:   "Dutch DSMR 5, meter id in the root, no retain, no discovery",
+			cfg:    Config{TopicRoot: "p1/{meter}", NoRetain: true, NoDiscovery: true},
+			r:      Reading{Telegram: dutch},
+			golden: "dsmr5-noretain.golden",
+		},
+		{
+			name:   "custom discovery prefix",
+			cfg:    Config{TopicRoot: "home/meter", DiscoveryPrefix: "ha"},
+			r:      reading(3),
+			golden: "generated-prefix.golden",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Broker = "tcp://localhost"
+			cfg.setDefaults()
+			tel, err := dsmr.Parse(tc.r.Telegram)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := builder{cfg: &cfg}
+			id := identityOf(&cfg, tel.MeterID())
+			golden(t, tc.golden, render(b.build(tel, &tc.r, &id)))
+		})
+	}
+}
+
+// topics returns the topics of msgs of one kind.
+func topics(msgs []message, kind msgKind) []string {
+	var out []string
+	for _, m := range msgs {
+		if m.kind == kind {
+			out = append(out, m.topic+"="+string(m.payload))
+		}
+	}
+	return out
+}
+
+func TestOnlyOnChange(t *testing.T) {
+	cfg := Config{Broker: "tcp://x", OnlyOnChange: true, Heartbeat: time.Minute, NoDiscovery: true}
+	cfg.setDefaults()
+	b := builder{cfg: &cfg}
+	// Telegrams 0, 1, ...: energy changes every time, power every time
+	// (n%7), voltage never, gas every 10th.
+	type step struct {
+		n    int
+		want []string
+	}
+	steps := []step{
+		{0, []string{"smarty/1-3:0.2.8=42", "smarty/1-0:1.8.0=25.653", "smarty/1-0:2.8.0=0.040", "smarty/1-0:1.7.0=0.000", "smarty/1-0:32.7.0=233.0", "smarty/0-1:24.1.0=3", "smarty/0-1:24.2.1=0.006"}},
+		{1, []string{"smarty/1-0:1.8.0=25.654", "smarty/1-0:1.7.0=0.100"}},
+		{2, []string{"smarty/1-0:1.8.0=25.655", "smarty/1-0:1.7.0=0.200"}},
+		// 60 s after telegram 0: the heartbeat republishes the unchanged.
+		{6, []string{"smarty/1-3:0.2.8=42", "smarty/1-0:1.8.0=25.659", "smarty/1-0:2.8.0=0.040", "smarty/1-0:1.7.0=0.600", "smarty/1-0:32.7.0=233.0", "smarty/0-1:24.1.0=3", "smarty/0-1:24.2.1=0.006"}},
+		{7, []string{"smarty/1-0:1.8.0=25.660", "smarty/1-0:1.7.0=0.000"}},
+		{10, []string{"smarty/1-0:1.8.0=25.663", "smarty/1-0:1.7.0=0.300", "smarty/0-1:24.2.1=0.007"}},
+	}
+	for _, s := range steps {
+		r := reading(s.n)
+		tel, err := dsmr.Parse(r.Telegram)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := identityOf(&cfg, tel.MeterID())
+		msgs := b.build(tel, &r, &id)
+		if diff := cmp.Diff(s.want, topics(msgs, kindValue)); diff != "" {
+			t.Errorf("telegram %d: value topics differ (-want +got):\n%s", s.n, diff)
+		}
+		if got := topics(msgs, kindTelegram); len(got) != 1 {
+			t.Errorf("telegram %d: %d telegram messages, want 1", s.n, len(got))
+		}
+		b.commit(msgs, r.Received)
+	}
+}
+
+// TestOnlyOnChangeUncommitted shows that a telegram whose messages were not
+// delivered (connection lost) is built the same way again.
+func TestOnlyOnChangeUncommitted(t *testing.T) {
+	cfg := Config{Broker: "tcp://x", OnlyOnChange: true}
+	cfg.setDefaults()
+	b := builder{cfg: &cfg}
+	r := reading(1)
+	tel, _ := dsmr.Parse(r.Telegram)
+	id := identityOf(&cfg, tel.MeterID())
+	first := b.build(tel, &r, &id)
+	again := b.build(tel, &r, &id)
+	if len(first) != len(again) {
+		t.Fatalf("rebuilt telegram has %d messages, first build %d", len(again), len(first))
+	}
+	b.commit(again, r.Received)
+	if after := b.build(tel, &r, &id); len(after) >= len(first) {
+		t.Errorf("after commit: %d messages, want fewer than %d (no unchanged values, no discovery)", len(after), len(first))
+	}
+	b.forget()
+	after := b.build(tel, &r, &id)
+	if n := len(topics(after, kindDiscovery)); n == 0 {
+		t.Errorf("after forget: no discovery configs, want them sent again")
+	}
+}
+
+func TestClassify(t *testing.T) {
+	luxSpec := readFile(t, "../../testdata/lux-spec-example.txt")
+	tel, err := dsmr.Parse(luxSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTopic := map[string]sensor{}
+	for _, s := range sensorsOf(tel) {
+		byTopic[s.suffix()] = s
+	}
+	for _, tc := range []struct {
+		topic, unit, deviceClass, stateClass string
+		diagnostic                           bool
+	}{
+		{"1-0:1.8.0", "kWh", "energy", "total_increasing", false},
+		{"1-0:2.8.0", "kWh", "energy", "total_increasing", false},
+		{"1-0:3.8.0", "kvarh", "reactive_energy", "total_increasing", false},
+		{"1-0:1.7.0", "kW", "power", "measurement", false},
+		{"1-0:3.7.0", "kvar", "reactive_power", "measurement", false},
+		{"1-0:9.7.0", "kVA", "apparent_power", "measurement", false},
+		{"0-0:17.0.0", "kVA", "apparent_power", "", true},
+		{"1-1:31.4.0/1", "A", "current", "", true},
+		{"1-1:31.4.0/2", "A", "current", "", true},
+		{"1-0:32.7.0", "V", "voltage", "measurement", false},
+		{"1-0:31.7.0", "A", "current", "measurement", false},
+		{"0-0:96.7.21", "", "", "total_increasing", true},
+		{"1-0:32.32.0", "", "", "total_increasing", true},
+		{"0-0:96.3.10", "", "", "", true},
+		{"0-1:24.2.1", "m³", "gas", "total_increasing", false},
+		{"0-4:24.2.1", "m³", "gas", "total_increasing", false},
+	} {
+		t.Run(tc.topic, func(t *testing.T) {
+			s, ok := byTopic[tc.topic]
+			if !ok {
+				t.Fatalf("no sensor for %s", tc.topic)
+			}
+			unit := haUnit(s.unit)
+			dc, sc, diag := classify(&s, unit)
+			if unit != tc.unit || dc != tc.deviceClass || sc != tc.stateClass || diag != tc.diagnostic {
+				t.Errorf("got unit %q, device_class %q, state_class %q, diagnostic %v; want %q, %q, %q, %v",
+					unit, dc, sc, diag, tc.unit, tc.deviceClass, tc.stateClass, tc.diagnostic)
+			}
+		})
+	}
+	// Channels 2 and 3 are water meters with placeholder readings: no
+	// device behind them, so no sensor.
+	for _, topic := range []string{"0-2:24.2.1", "0-3:24.2.1"} {
+		if _, ok := byTopic[topic]; ok {
+			t.Errorf("%s has a placeholder capture time but got a sensor", topic)
+		}
+	}
+}
+
+func TestWaterMeter(t *testing.T) {
+	text := "/XMX5LGBBFG1009021021\r\n\r\n0-0:96.1.1(4530303331303033303031363939353135)\r\n" +
+		"0-1:24.1.0(007)\r\n0-1:24.2.1(200101120000W)(00012.345*m3)\r\n!"
+	text += fmt.Sprintf("%04X\r\n", dsmr.Checksum([]byte(text)))
+	tel, err := dsmr.Parse([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := sensorsOf(tel)
+	if len(ss) != 2 {
+		t.Fatalf("%d sensors, want 2 (device type, reading)", len(ss))
+	}
+	s := ss[1]
+	unit := haUnit(s.unit)
+	dc, sc, _ := classify(&s, unit)
+	if s.name != "Water (channel 1)" || unit != "m³" || dc != "water" || sc != "total_increasing" || s.value.String() != "12.345" {
+		t.Errorf("got %q %s %q %q %q, want Water (channel 1) 12.345 m³ water total_increasing", s.name, s.value, unit, dc, sc)
+	}
+}
+
+func TestIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		root, client, meter     string
+		wantRoot, wantClient    string
+		wantNode, wantStatusTop string
+	}{
+		{"smarty", "", "SAG1030700114004", "smarty", "smarty-SAG1030700114004", "SAG1030700114004", "smarty/status"},
+		{"smarty/{meter}", "", "SAG1030700114004", "smarty/SAG1030700114004", "smarty-SAG1030700114004", "SAG1030700114004", "smarty/SAG1030700114004/status"},
+		{"p1", "fixed", "E0031003001699515", "p1", "fixed", "E0031003001699515", "p1/status"},
+		{"x/{meter}", "c-{meter}", "a b/c+#", "x/a_b_c__", "c-a_b_c__", "a_b_c__", "x/a_b_c__/status"},
+		{"smarty", "", "", "smarty", "smarty-meter", "meter", "smarty/status"},
+	} {
+		cfg := Config{TopicRoot: tc.root, ClientID: tc.client}
+		cfg.setDefaults()
+		id := identityOf(&cfg, tc.meter)
+		if id.root != tc.wantRoot || id.clientID != tc.wantClient || id.node != tc.wantNode || id.status != tc.wantStatusTop {
+			t.Errorf("root %q client %q meter %q: got %+v", tc.root, tc.client, tc.meter, id)
+		}
+	}
+}
+
+func TestParseBroker(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"tcp://localhost:1883", "tcp://localhost:1883", ""},
+		{"tcp://localhost", "tcp://localhost:1883", ""},
+		{"ssl://broker.lan", "ssl://broker.lan:8883", ""},
+		{"MQTTS://broker.lan:8884", "mqtts://broker.lan:8884", ""},
+		{"ws://broker.lan:9001/mqtt", "ws://broker.lan:9001/mqtt", ""},
+		{"wss://broker.lan/mqtt", "wss://broker.lan/mqtt", ""},
+		{"tcp://[::1]", "tcp://[::1]:1883", ""},
+		{"localhost:1883", "", "has no scheme"},
+		{"http://localhost", "", "unknown scheme"},
+		{"tcp://", "", "no host name"},
+		{"", "", "no broker URL"},
+		{"tcp://bad host", "", "does not parse"},
+	} {
+		got, err := ParseBroker(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseBroker(%q) = %q, %v; want an error saying %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseBroker(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	min, max := time.Second, time.Minute
+	prevHigh := time.Duration(0)
+	for attempt := 0; attempt < 20; attempt++ {
+		high := min << attempt
+		if high > max || attempt > 10 {
+			high = max
+		}
+		for range 100 {
+			d := backoff(attempt, min, max)
+			if d > high || d < high-high/5 {
+				t.Fatalf("attempt %d: backoff %s, want within [%s, %s]", attempt, d, high-high/5, high)
+			}
+		}
+		if high < prevHigh {
+			t.Fatalf("attempt %d: ceiling went down", attempt)
+		}
+		prevHigh = high
+	}
+}

@@ -1,0 +1,226 @@
+package mqttpub
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config says where and how to publish. The zero value of each field
+// means its documented default; Broker must be set.
+type Config struct {
+	// Broker is the broker's URL: tcp://host:port (or mqtt://), ssl://,
+	// tls:// or mqtts:// for TLS, ws:// or wss:// for websockets. A
+	// missing port is 1883 (8883 with TLS).
+	Broker string
+	// TopicRoot is the first part of every topic, "smarty" by default.
+	// "{meter}" in it is replaced by the meter id, so that several meters
+	// can share a broker: "smarty/{meter}".
+	TopicRoot string
+	// QoS is the MQTT quality of service, 0, 1 or 2. With 1 or 2 nothing
+	// is dropped while the broker is away (up to QueueSize telegrams).
+	QoS byte
+	// Username and Password authenticate to the broker. The password is
+	// never logged.
+	Username, Password string
+	// ClientID is the MQTT client id; "{meter}" in it is replaced by the
+	// meter id. Default "smarty-{meter}": stable across restarts and
+	// different for every meter.
+	ClientID string
+	// TLS is the TLS configuration for ssl://, tls://, mqtts:// and
+	// wss:// brokers (see LoadTLS); nil means the system's roots.
+	TLS *tls.Config
+	// NoRetain turns the retain flag off on the value and telegram topics
+	// (retained by default). The status and discovery topics are always
+	// retained.
+	NoRetain bool
+	// NoDiscovery turns Home Assistant MQTT discovery off. It is on by
+	// default, under DiscoveryPrefix ("homeassistant" by default).
+	NoDiscovery     bool
+	DiscoveryPrefix string
+	// OnlyOnChange publishes a value topic only when its value differs
+	// from the last one published, or when Heartbeat has passed since
+	// (by the meter's clock of arrival; 0 means never republish an
+	// unchanged value). The telegram topic is published every time.
+	OnlyOnChange bool
+	Heartbeat    time.Duration
+	// QueueDir, when set, keeps the queue of telegrams waiting for the
+	// broker in files in this directory, so that a restart of the
+	// program (even a crash) loses none of them. Only one Publisher may
+	// use a directory at a time.
+	QueueDir string
+	// QueueSize is the most telegrams kept while the broker is away;
+	// past it the oldest are dropped. Default 8640 (a day of telegrams
+	// at one every 10 s) in memory, 60480 (a week) with QueueDir.
+	QueueSize int
+	// RetryMin and RetryMax bound the wait between connection attempts,
+	// which doubles from RetryMin up to RetryMax (defaults 1 s and 2 min),
+	// with some jitter so that many meters do not retry in step.
+	RetryMin, RetryMax time.Duration
+	// KeepAlive is the MQTT keep-alive interval (default 30 s): a broker
+	// that stops answering is noticed within about 1.5 times this.
+	KeepAlive time.Duration
+	// ConnectTimeout bounds one connection attempt (default 10 s) and
+	// AckTimeout the wait for the broker to acknowledge a telegram's
+	// messages (default 30 s) before the connection is dropped and made
+	// again.
+	ConnectTimeout, AckTimeout time.Duration
+	// Grace is how long Run keeps publishing queued telegrams after its
+	// context is cancelled (default 2 s). What is left stays in the
+	// queue directory.
+	Grace time.Duration
+	// Logf receives one line for each change of state: connected, lost,
+	// reconnected, dropping. nil means silent.
+	Logf func(level Level, format string, args ...any)
+}
+
+// Level says how much a log line matters.
+type Level int
+
+const (
+	// Info is for normal changes of state: connected, reconnected.
+	Info Level = iota
+	// Warning is for trouble: connection lost, queue full.
+	Warning
+)
+
+func (l Level) String() string {
+	if l == Warning {
+		return "warning"
+	}
+	return "info"
+}
+
+// Defaults.
+const (
+	DefaultTopicRoot       = "smarty"
+	DefaultClientID        = "smarty-{meter}"
+	DefaultDiscoveryPrefix = "homeassistant"
+	MeterPlaceholder       = "{meter}"
+)
+
+func (c *Config) setDefaults() {
+	if c.TopicRoot == "" {
+		c.TopicRoot = DefaultTopicRoot
+	}
+	if c.ClientID == "" {
+		c.ClientID = DefaultClientID
+	}
+	if c.DiscoveryPrefix == "" {
+		c.DiscoveryPrefix = DefaultDiscoveryPrefix
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 8640
+		if c.QueueDir != "" {
+			c.QueueSize = 60480
+		}
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 2 * time.Minute
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = c.RetryMin
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = 30 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 30 * time.Second
+	}
+	if c.Grace <= 0 {
+		c.Grace = 2 * time.Second
+	}
+	if c.Logf == nil {
+		c.Logf = func(Level, string, ...any) {}
+	}
+}
+
+// tlsSchemes are the URL schemes paho connects to over TLS.
+var tlsSchemes = map[string]bool{"ssl": true, "tls": true, "mqtts": true, "mqtt+ssl": true, "tcps": true, "wss": true}
+
+var plainSchemes = map[string]bool{"tcp": true, "mqtt": true, "ws": true}
+
+// ParseBroker checks a broker URL and returns it with the default port
+// added when it has none.
+func ParseBroker(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("mqttpub: no broker URL: give one such as tcp://localhost:1883")
+	}
+	if !strings.Contains(s, "://") {
+		return "", fmt.Errorf("mqttpub: broker %q has no scheme: write tcp://%s (or ssl://%s for TLS)", s, s, s)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("mqttpub: broker URL %q does not parse: %v", s, errors.Unwrap(err))
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if !tlsSchemes[scheme] && !plainSchemes[scheme] {
+		return "", fmt.Errorf("mqttpub: broker URL %q: unknown scheme %q: use tcp://, ssl:// (TLS), ws:// or wss://", s, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return "", fmt.Errorf("mqttpub: broker URL %q has no host name", s)
+	}
+	if u.Port() == "" && (scheme != "ws" && scheme != "wss") {
+		port := "1883"
+		if tlsSchemes[scheme] {
+			port = "8883"
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+	}
+	u.Scheme = scheme
+	return u.String(), nil
+}
+
+// usesTLS reports whether a broker URL (already checked) speaks TLS.
+func usesTLS(broker string) bool {
+	scheme, _, _ := strings.Cut(broker, "://")
+	return tlsSchemes[strings.ToLower(scheme)]
+}
+
+// LoadTLS builds the TLS configuration for a broker from PEM files: the
+// certificate authority that signed the broker's certificate (caFile, ""
+// for the system's roots), and a client certificate with its key
+// (certFile and keyFile, both or neither). It returns nil, nil when all
+// three are "".
+func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	if caFile == "" && certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		data, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqttpub: reading the CA certificate: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("mqttpub: %s holds no PEM certificate (expected a file that starts with -----BEGIN CERTIFICATE-----)", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	switch {
+	case certFile != "" && keyFile != "":
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqttpub: loading the client certificate %s and key %s: %w", certFile, keyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	case certFile != "":
+		return nil, fmt.Errorf("mqttpub: a client certificate (%s) needs its private key file too", certFile)
+	case keyFile != "":
+		return nil, fmt.Errorf("mqttpub: a private key file (%s) needs its client certificate too", keyFile)
+	}
+	return cfg, nil
+}

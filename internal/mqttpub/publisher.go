@@ -1,0 +1,618 @@
+package mqttpub
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
+
+// ErrClosed is returned by Add after Run has returned.
+var ErrClosed = errors.New("mqttpub: publisher stopped")
+
+// errAckTimeout ends a connection whose broker stopped acknowledging.
+var errAckTimeout = errors.New("the broker did not acknowledge in time")
+
+// Publisher publishes telegrams to an MQTT broker. Add queues a telegram
+// and returns at once, whatever the broker does; Run, in its own
+// goroutine, connects, publishes the queue in order and reconnects when
+// the connection is lost.
+//
+// A telegram leaves the queue only when the broker has acknowledged all
+// its messages (at QoS 1 and 2; at QoS 0 when they are written to the
+// network), so a telegram is delivered at least once however often the
+// connection breaks; it is delivered twice only when the connection breaks
+// after the broker got a message and before its acknowledgement came back.
+type Publisher struct {
+	cfg    Config
+	broker string
+
+	mu       sync.Mutex // guards q, closed, enc and the queue-error state
+	q        queue
+	closed   bool
+	enc      []byte
+	queueErr string
+	wake     chan struct{}
+	birth    chan struct{}
+
+	running         atomic.Bool
+	published       atomic.Uint64
+	dropped         atomic.Uint64
+	droppedUnlogged atomic.Uint64
+	connects        atomic.Uint64
+	connected       atomic.Bool
+
+	// Owned by the Run goroutine.
+	b      builder
+	rec    []byte
+	tel    dsmr.Telegram
+	lostAt time.Time
+}
+
+// Stats counts what a Publisher has done.
+type Stats struct {
+	Queued    int    // telegrams waiting in the queue
+	Published uint64 // telegrams delivered (acknowledged by the broker)
+	Dropped   uint64 // telegrams dropped from a full queue
+	Connects  uint64 // successful connections
+	Connected bool   // connected now
+}
+
+// New checks cfg and returns a Publisher. With cfg.QueueDir it opens the
+// queue directory and takes over the telegrams a previous run left there.
+func New(cfg Config) (*Publisher, error) {
+	cfg.setDefaults()
+	broker, err := ParseBroker(cfg.Broker)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.QoS > 2 {
+		return nil, fmt.Errorf("mqttpub: QoS %d does not exist: use 0, 1 or 2", cfg.QoS)
+	}
+	if cfg.TLS != nil && !usesTLS(broker) {
+		return nil, fmt.Errorf("mqttpub: TLS files given, but the broker URL %s is not a TLS one: use ssl://", broker)
+	}
+	if strings.ContainsAny(cfg.TopicRoot, "+#") || strings.HasPrefix(cfg.TopicRoot, "/") || strings.HasSuffix(cfg.TopicRoot, "/") {
+		return nil, fmt.Errorf("mqttpub: topic root %q must not contain + or # nor start or end with /", cfg.TopicRoot)
+	}
+	if strings.ContainsAny(cfg.DiscoveryPrefix, "+#") {
+		return nil, fmt.Errorf("mqttpub: discovery prefix %q must not contain + or #", cfg.DiscoveryPrefix)
+	}
+	p := &Publisher{
+		cfg:    cfg,
+		broker: broker,
+		wake:   make(chan struct{}, 1),
+		birth:  make(chan struct{}, 1),
+	}
+	p.b.cfg = &p.cfg
+	if cfg.QueueDir != "" {
+		dq, err := openDiskQueue(cfg.QueueDir, cfg.QueueSize, cfg.Logf)
+		if err != nil {
+			return nil, err
+		}
+		if n := dq.len(); n > 0 {
+			cfg.Logf(Info, "%d telegrams from an earlier run wait in the queue %s", n, cfg.QueueDir)
+		}
+		p.q = dq
+	} else {
+		p.q = newMemQueue(cfg.QueueSize)
+	}
+	return p, nil
+}
+
+// Broker returns the broker URL in use, with its default port filled in.
+func (p *Publisher) Broker() string { return p.broker }
+
+// Stats returns the counts so far. It is safe to call at any time.
+func (p *Publisher) Stats() Stats {
+	p.mu.Lock()
+	n := p.q.len()
+	p.mu.Unlock()
+	return Stats{
+		Queued:    n,
+		Published: p.published.Load(),
+		Dropped:   p.dropped.Load(),
+		Connects:  p.connects.Load(),
+		Connected: p.connected.Load(),
+	}
+}
+
+// Add queues one telegram for publishing and returns without waiting for
+// the network. When the queue is full the oldest telegram is dropped. With
+// a queue directory the telegram is on disk when Add returns. It is safe
+// to call from any goroutine.
+func (p *Publisher) Add(r Reading) error {
+	if r.Received.IsZero() {
+		r.Received = time.Now()
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.enc = appendRecord(p.enc[:0], &r)
+	dropped, err := p.q.push(p.enc)
+	n := p.q.len()
+	logErr := false
+	if err != nil && p.queueErr == "" {
+		p.queueErr, logErr = err.Error(), true
+	} else if err == nil && p.queueErr != "" {
+		p.queueErr = ""
+		p.cfg.Logf(Info, "the queue takes telegrams again")
+	}
+	p.mu.Unlock()
+	if logErr {
+		p.cfg.Logf(Warning, "%v (logged once until it works again)", err)
+	}
+	if dropped {
+		p.dropped.Add(1)
+		if p.droppedUnlogged.Add(1) == 1 {
+			p.cfg.Logf(Warning, "the queue is full (%d telegrams): dropping the oldest until the broker takes them again", n)
+		}
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// AddMessage queues a telegram read by a smarty.Reader; see Add.
+func (p *Publisher) AddMessage(m *smarty.Message) error {
+	r := Reading{Telegram: m.Telegram.Bytes(), Encrypted: m.Encrypted}
+	if m.Encrypted {
+		r.SystemTitle = m.Header.SystemTitle
+		r.FrameCounter = m.Header.FrameCounter
+	}
+	return p.Add(r)
+}
+
+// item is the oldest queued telegram, ready to publish.
+type item struct {
+	seq     uint64
+	reading Reading
+	ident   identity
+}
+
+// next returns the oldest queued telegram, nil when the queue is empty.
+// Telegrams that do not parse are dropped with a warning.
+func (p *Publisher) next() (*item, error) {
+	for {
+		p.mu.Lock()
+		rec, seq, err := p.q.front()
+		if err == nil && rec != nil {
+			p.rec = append(p.rec[:0], rec...)
+		}
+		p.mu.Unlock()
+		if err != nil || rec == nil {
+			return nil, err
+		}
+		r, err := decodeRecord(p.rec)
+		if err == nil {
+			err = p.tel.UnmarshalText(r.Telegram)
+		}
+		if err != nil {
+			p.cfg.Logf(Warning, "skipping a queued telegram: %v", err)
+			p.mu.Lock()
+			err = p.q.pop(seq)
+			p.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		meter := p.tel.MeterID()
+		if meter == "" && r.Encrypted {
+			meter = strings.ToUpper(hex.EncodeToString(r.SystemTitle[:]))
+		}
+		return &item{seq: seq, reading: r, ident: identityOf(&p.cfg, meter)}, nil
+	}
+}
+
+func (p *Publisher) pop(seq uint64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.q.pop(seq)
+}
+
+// conn is one connection to the broker: a paho client made for it alone,
+// with a clean session, so that a lost connection fails every pending
+// token and the queue, not paho, decides what is sent again.
+type conn struct {
+	c     mqtt.Client
+	ident identity
+	lost  chan error
+}
+
+// Run publishes queued telegrams until ctx is cancelled. It connects when
+// the first telegram arrives (the meter id may be part of the client id and
+// topics), reconnects with backoff whenever the connection is lost, and
+// logs each change of state once.
+//
+// When ctx is cancelled Run keeps publishing for Config.Grace, then
+// publishes "offline" on the status topic, disconnects, closes the queue
+// (what is left stays in the queue directory) and returns nil.
+//
+// Run returns an error, without retrying, when the very first connection
+// is refused for a reason a retry cannot fix: credentials (ErrAuth) or
+// TLS (ErrTLS); see ConnectError. After one connection has succeeded, such
+// refusals are logged and retried, so that nothing is lost while the broker
+// is being reconfigured.
+func (p *Publisher) Run(ctx context.Context) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return errors.New("mqttpub: Run called twice")
+	}
+	var cn *conn
+	ever := false
+	var want *identity
+	for {
+		if ctx.Err() != nil {
+			return p.stop(cn)
+		}
+		it, err := p.next()
+		if err != nil {
+			p.stop(cn)
+			return err
+		}
+		if it != nil {
+			want = &it.ident
+		}
+		if cn != nil && want != nil && cn.ident != *want {
+			p.cfg.Logf(Info, "meter id changed to %s: publishing as %s", want.meterID, want.clientID)
+			p.hangUp(cn)
+			cn = nil
+		}
+		if cn == nil && want != nil {
+			cn, err = p.connect(ctx, *want, ever)
+			if err != nil {
+				if ctx.Err() != nil {
+					return p.stop(nil)
+				}
+				p.stop(nil)
+				return err
+			}
+			ever = true
+			continue
+		}
+		if it == nil {
+			var lost chan error
+			if cn != nil {
+				lost = cn.lost
+			}
+			select {
+			case <-ctx.Done():
+			case <-p.wake:
+			case <-p.birth:
+				p.b.forget()
+			case err := <-lost:
+				p.lose(cn, err)
+				cn = nil
+			}
+			continue
+		}
+		if err := p.publish(ctx, cn, it); err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			p.lose(cn, err)
+			cn = nil
+			continue
+		}
+		if err := p.pop(it.seq); err != nil {
+			p.stop(cn)
+			return err
+		}
+	}
+}
+
+// publish sends one telegram's messages and waits for the broker to
+// acknowledge all of them.
+func (p *Publisher) publish(ctx context.Context, cn *conn, it *item) error {
+	msgs := p.b.build(&p.tel, &it.reading, &it.ident)
+	toks := make([]mqtt.Token, len(msgs))
+	for i, m := range msgs {
+		toks[i] = cn.c.Publish(m.topic, p.cfg.QoS, m.retain, m.payload)
+	}
+	timer := time.NewTimer(p.cfg.AckTimeout)
+	defer timer.Stop()
+	for _, t := range toks {
+		select {
+		case <-t.Done():
+			if err := t.Error(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-cn.lost:
+			return err
+		case <-timer.C:
+			return errAckTimeout
+		}
+	}
+	p.b.commit(msgs, it.reading.Received)
+	p.published.Add(1)
+	if n := p.droppedUnlogged.Swap(0); n > 0 {
+		p.cfg.Logf(Warning, "%d telegrams were dropped from the full queue", n)
+	}
+	return nil
+}
+
+// connect connects as id, retrying with backoff. It returns early only
+// when ctx is cancelled or, on the first connection (ever false), for a
+// fatal refusal.
+func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn, error) {
+	logged := map[string]bool{} // causes logged during this outage
+	for attempt := 0; ; attempt++ {
+		cn, err := p.dial(ctx, id)
+		if err == nil {
+			p.connects.Add(1)
+			p.connected.Store(true)
+			p.b.forget()
+			if !ever {
+				p.cfg.Logf(Info, "connected to %s as %s; publishing under %s/", p.broker, id.clientID, id.root)
+			} else {
+				p.cfg.Logf(Info, "connected to %s again after %s; %d telegrams wait in the queue",
+					p.broker, time.Since(p.lostAt).Round(time.Second), p.Stats().Queued)
+			}
+			return cn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		ce := explain(p.broker, id.clientID, err)
+		if !ever && ce.Fatal() {
+			return nil, ce
+		}
+		if !logged[ce.cause] {
+			p.cfg.Logf(Warning, "%v; retrying with backoff up to every %s (logged once per reason)", ce, p.cfg.RetryMax)
+			logged[ce.cause] = true
+		}
+		t := time.NewTimer(backoff(attempt, p.cfg.RetryMin, p.cfg.RetryMax))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// backoff returns the wait after the given number of failed attempts:
+// min doubled each time up to max, minus up to a fifth at random so that
+// many publishers do not retry in step.
+func backoff(attempt int, min, max time.Duration) time.Duration {
+	d := min
+	for i := 0; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+// dial makes one connection attempt and announces "online".
+func (p *Publisher) dial(ctx context.Context, id identity) (*conn, error) {
+	o := mqtt.NewClientOptions()
+	o.AddBroker(p.broker)
+	o.SetClientID(id.clientID)
+	o.SetUsername(p.cfg.Username)
+	o.SetPassword(p.cfg.Password)
+	o.SetCleanSession(true)
+	o.SetAutoReconnect(false)
+	o.SetConnectRetry(false)
+	o.SetProtocolVersion(4)
+	o.SetKeepAlive(p.cfg.KeepAlive)
+	o.SetPingTimeout(min(10*time.Second, p.cfg.KeepAlive))
+	o.SetConnectTimeout(p.cfg.ConnectTimeout)
+	o.SetWriteTimeout(p.cfg.AckTimeout)
+	o.SetWill(id.status, "offline", p.cfg.QoS, true)
+	if usesTLS(p.broker) {
+		tc := p.cfg.TLS
+		if tc == nil {
+			tc = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		o.SetTLSConfig(tc)
+	}
+	cn := &conn{ident: id, lost: make(chan error, 1)}
+	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		select {
+		case cn.lost <- err:
+		default:
+		}
+	})
+	c := mqtt.NewClient(o)
+	tok := c.Connect()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		go func() { <-tok.Done(); c.Disconnect(0) }()
+		return nil, ctx.Err()
+	}
+	if err := tok.Error(); err != nil {
+		return nil, err
+	}
+	cn.c = c
+	on := c.Publish(id.status, p.cfg.QoS, true, "online")
+	if !p.cfg.NoDiscovery {
+		// Home Assistant announces its restarts here; discovery is sent
+		// again with the next telegram, in case the configs were not
+		// retained.
+		c.Subscribe(p.cfg.DiscoveryPrefix+"/status", 0, func(_ mqtt.Client, m mqtt.Message) {
+			if string(m.Payload()) == "online" {
+				select {
+				case p.birth <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+	timer := time.NewTimer(p.cfg.AckTimeout)
+	defer timer.Stop()
+	var err error
+	select {
+	case <-on.Done():
+		err = on.Error()
+	case err = <-cn.lost:
+	case <-timer.C:
+		err = errAckTimeout
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		c.Disconnect(0)
+		return nil, err
+	}
+	return cn, nil
+}
+
+// lose handles a connection that failed.
+func (p *Publisher) lose(cn *conn, err error) {
+	p.connected.Store(false)
+	p.lostAt = time.Now()
+	p.cfg.Logf(Warning, "lost the connection to %s (%v); telegrams wait in the queue until it is back", p.broker, err)
+	cn.c.Disconnect(0)
+}
+
+// hangUp ends a connection cleanly: "offline" on the status topic (the
+// will is only sent for connections that break), then DISCONNECT.
+func (p *Publisher) hangUp(cn *conn) {
+	p.connected.Store(false)
+	t := cn.c.Publish(cn.ident.status, p.cfg.QoS, true, "offline")
+	t.WaitTimeout(time.Second)
+	cn.c.Disconnect(250)
+}
+
+// stop publishes what it can within the grace period, hangs up and closes
+// the queue.
+func (p *Publisher) stop(cn *conn) error {
+	if cn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Grace)
+		for ctx.Err() == nil {
+			it, err := p.next()
+			if err != nil || it == nil || it.ident != cn.ident {
+				break
+			}
+			if err := p.publish(ctx, cn, it); err != nil {
+				break
+			}
+			if p.pop(it.seq) != nil {
+				break
+			}
+		}
+		cancel()
+		p.hangUp(cn)
+	}
+	p.mu.Lock()
+	p.closed = true
+	n := p.q.len()
+	err := p.q.close()
+	p.mu.Unlock()
+	if n > 0 {
+		if p.cfg.QueueDir != "" {
+			p.cfg.Logf(Warning, "stopping with %d telegrams not yet delivered; they stay in %s for the next run", n, p.cfg.QueueDir)
+		} else {
+			p.cfg.Logf(Warning, "stopping with %d telegrams not yet delivered; they are lost (use a queue directory to keep them)", n)
+		}
+	}
+	return err
+}
+
+// message is one MQTT publication.
+type message struct {
+	topic   string
+	payload []byte
+	retain  bool
+	kind    msgKind
+}
+
+type msgKind uint8
+
+const (
+	kindDiscovery msgKind = iota
+	kindValue
+	kindTelegram
+)
+
+// builder turns telegrams into messages. It remembers which discovery
+// configs the broker has (per connection) and, for OnlyOnChange, the last
+// value published on each topic.
+type builder struct {
+	cfg       *Config
+	announced map[string]string
+	last      map[string]lastValue
+}
+
+type lastValue struct {
+	payload string
+	at      time.Time
+}
+
+// forget makes the next telegram send the discovery configs again.
+func (b *builder) forget() { clear(b.announced) }
+
+// build returns the messages for one telegram: discovery configs not yet
+// sent on this connection, then one message per number, then the telegram
+// as JSON.
+func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
+	sensors := sensorsOf(t)
+	msgs := make([]message, 0, 2*len(sensors)+1)
+	if !b.cfg.NoDiscovery {
+		dev := meterDevice(t, id.meterID, id.node)
+		for k := range sensors {
+			topic, payload := discovery(&sensors[k], id, &dev, b.cfg.DiscoveryPrefix)
+			if b.announced[topic] != string(payload) {
+				msgs = append(msgs, message{topic: topic, payload: payload, retain: true, kind: kindDiscovery})
+			}
+		}
+	}
+	retain := !b.cfg.NoRetain
+	for k := range sensors {
+		s := &sensors[k]
+		topic := id.root + "/" + s.suffix()
+		payload := s.value.String()
+		if b.cfg.OnlyOnChange {
+			if last, ok := b.last[topic]; ok && last.payload == payload &&
+				(b.cfg.Heartbeat <= 0 || r.Received.Sub(last.at) < b.cfg.Heartbeat) {
+				continue
+			}
+		}
+		msgs = append(msgs, message{topic: topic, payload: []byte(payload), retain: retain, kind: kindValue})
+	}
+	var env *format.Envelope
+	if r.Encrypted {
+		env = &format.Envelope{SystemTitle: r.SystemTitle, FrameCounter: r.FrameCounter}
+	}
+	msgs = append(msgs, message{topic: id.root + "/telegram", payload: format.AppendJSON(nil, t, env), retain: retain, kind: kindTelegram})
+	return msgs
+}
+
+// commit records that msgs were delivered.
+func (b *builder) commit(msgs []message, at time.Time) {
+	if b.announced == nil {
+		b.announced = map[string]string{}
+		b.last = map[string]lastValue{}
+	}
+	for _, m := range msgs {
+		switch m.kind {
+		case kindDiscovery:
+			b.announced[m.topic] = string(m.payload)
+		case kindValue:
+			if b.cfg.OnlyOnChange {
+				b.last[m.topic] = lastValue{payload: string(m.payload), at: at}
+			}
+		}
+	}
+}

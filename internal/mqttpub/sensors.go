@@ -1,0 +1,300 @@
+package mqttpub
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
+
+// sensor is one number of a telegram that gets a topic of its own.
+type sensor struct {
+	obis dsmr.OBIS
+	// group is 0 when the object holds one number, and 1, 2, ... for each
+	// number of an object that holds several (1-1:31.4.0(100*A)(-063*A)).
+	group int
+	value dsmr.Decimal
+	// unit as the meter sent it, or the catalogue's when the meter left
+	// it out, or the medium's for an M-Bus reading ("m3", "GJ").
+	unit string
+	// id is the object id for discovery ("energy_import",
+	// "mbus1_reading", "current_thresholds_1"); name the sensor's name.
+	id, name string
+	// mbusType is the device type of the M-Bus channel the object belongs
+	// to (dsmr.DeviceGas, ...), -1 for the meter's own objects.
+	mbusType int
+}
+
+// suffix returns the part of the sensor's state topic after the root.
+func (s *sensor) suffix() string {
+	if s.group == 0 {
+		return s.obis.String()
+	}
+	return s.obis.String() + "/" + strconv.Itoa(s.group)
+}
+
+// isMBusReading reports whether o is an M-Bus reading, (capture time)(value).
+func isMBusReading(o dsmr.OBIS) bool {
+	return o.A == 0 && o.B >= 1 && o.B <= 4 && o.C == 24 && (o.D == 2 || o.D == 3)
+}
+
+// sensorsOf returns the numbers of t that get a topic, in telegram order:
+// every numeric group of every object, except text objects (ids,
+// messages), timestamps, the power-failure log (a structure, which the
+// telegram topic carries), and M-Bus readings whose capture time is a
+// placeholder (a channel with no device behind it).
+func sensorsOf(t *dsmr.Telegram) []sensor {
+	var types map[int]int
+	var out []sensor
+	for _, o := range t.Objects() {
+		if o.OBIS == dsmr.CodePowerFailureLog {
+			continue
+		}
+		info, known := dsmr.Lookup(o.OBIS)
+		if info.Text {
+			continue
+		}
+		reading := isMBusReading(o.OBIS)
+		if reading && len(o.Values) > 1 && o.Values[0].IsPlaceholder() {
+			continue
+		}
+		n := 0
+		for _, v := range o.Values {
+			if v.Kind() == dsmr.KindNumber {
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		mbusType := -1
+		channel := 0
+		if o.OBIS.A == 0 && o.OBIS.B >= 1 && o.OBIS.B <= 4 {
+			if types == nil {
+				types = map[int]int{}
+				for _, d := range t.MBus() {
+					types[d.Channel] = d.Type
+				}
+			}
+			channel = int(o.OBIS.B)
+			mbusType = types[channel]
+		}
+		id, name := info.ID, info.Name
+		if !known {
+			id = "obis_" + strings.NewReplacer("-", "_", ":", "_", ".", "_").Replace(o.OBIS.String())
+			name = o.OBIS.String()
+		}
+		if channel > 0 {
+			if reading {
+				switch mbusType {
+				case dsmr.DeviceGas:
+					name = "Gas"
+				case dsmr.DeviceWater:
+					name = "Water"
+				case dsmr.DeviceHeat:
+					name = "Heat"
+				}
+			}
+			name += " (channel " + strconv.Itoa(channel) + ")"
+		}
+		k := 0
+		for _, v := range o.Values {
+			if v.Kind() != dsmr.KindNumber {
+				continue
+			}
+			k++
+			d, unit, _ := v.Decimal()
+			if unit == "" {
+				unit = info.Unit
+			}
+			if unit == "" && reading {
+				switch mbusType {
+				case dsmr.DeviceGas, dsmr.DeviceWater:
+					unit = "m3"
+				case dsmr.DeviceHeat:
+					unit = "GJ"
+				}
+			}
+			s := sensor{obis: o.OBIS, value: d, unit: unit, id: id, name: name, mbusType: mbusType}
+			if n > 1 {
+				s.group = k
+				s.id += "_" + strconv.Itoa(k)
+				s.name += " " + strconv.Itoa(k)
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// haUnit returns the unit as Home Assistant spells it.
+func haUnit(u string) string {
+	switch strings.ToLower(u) {
+	case "m3":
+		return "m³"
+	case "kvarh":
+		return "kvarh"
+	case "varh":
+		return "varh"
+	case "kvar":
+		return "kvar"
+	case "var":
+		return "var"
+	}
+	return u
+}
+
+// counters are the unitless objects that only ever count up.
+var counters = map[[2]uint8]bool{
+	{96, 7}:  true,                                 // 0-0:96.7.21 and 96.7.9, power failures
+	{32, 32}: true, {52, 32}: true, {72, 32}: true, // voltage sags
+	{32, 36}: true, {52, 36}: true, {72, 36}: true, // voltage swells
+}
+
+// classify returns the Home Assistant device class and state class of a
+// sensor, and whether it is a diagnostic rather than a reading.
+func classify(s *sensor, unit string) (deviceClass, stateClass string, diagnostic bool) {
+	switch unit {
+	case "kWh", "Wh", "MWh", "GJ", "MJ":
+		deviceClass, stateClass = "energy", "total_increasing"
+	case "kvarh", "varh":
+		deviceClass, stateClass = "reactive_energy", "total_increasing"
+	case "kVAh", "VAh":
+		stateClass = "total_increasing" // Home Assistant has no apparent-energy class
+	case "kW", "W":
+		deviceClass, stateClass = "power", "measurement"
+	case "kvar", "var":
+		deviceClass, stateClass = "reactive_power", "measurement"
+	case "kVA", "VA":
+		deviceClass, stateClass = "apparent_power", "measurement"
+	case "V":
+		deviceClass, stateClass = "voltage", "measurement"
+	case "A":
+		deviceClass, stateClass = "current", "measurement"
+	case "m³":
+		stateClass = "total_increasing"
+		switch s.mbusType {
+		case dsmr.DeviceGas:
+			deviceClass = "gas"
+		case dsmr.DeviceWater:
+			deviceClass = "water"
+		default:
+			deviceClass = "volume"
+		}
+	case "":
+		diagnostic = true
+		if counters[[2]uint8{s.obis.C, s.obis.D}] {
+			stateClass = "total_increasing"
+		}
+	}
+	// Settings of the connection rather than readings: the power limit
+	// and the current thresholds.
+	if s.obis == (dsmr.OBIS{A: 0, B: 0, C: 17, D: 0, E: 0}) || s.obis == (dsmr.OBIS{A: 1, B: 1, C: 31, D: 4, E: 0}) {
+		stateClass, diagnostic = "", true
+	}
+	return deviceClass, stateClass, diagnostic
+}
+
+// device is the Home Assistant device of one meter.
+type device struct {
+	Identifiers  []string `json:"identifiers"`
+	Name         string   `json:"name"`
+	Manufacturer string   `json:"manufacturer,omitempty"`
+	Model        string   `json:"model,omitempty"`
+	SerialNumber string   `json:"serial_number,omitempty"`
+}
+
+type origin struct {
+	Name       string `json:"name"`
+	SupportURL string `json:"support_url"`
+}
+
+// haConfig is a Home Assistant MQTT discovery payload for a sensor.
+type haConfig struct {
+	Name              string `json:"name"`
+	UniqueID          string `json:"unique_id"`
+	StateTopic        string `json:"state_topic"`
+	Unit              string `json:"unit_of_measurement,omitempty"`
+	DeviceClass       string `json:"device_class,omitempty"`
+	StateClass        string `json:"state_class,omitempty"`
+	EntityCategory    string `json:"entity_category,omitempty"`
+	Precision         *int   `json:"suggested_display_precision,omitempty"`
+	AvailabilityTopic string `json:"availability_topic"`
+	Device            device `json:"device"`
+	Origin            origin `json:"origin"`
+}
+
+var theOrigin = origin{Name: "go-smarty-reader", SupportURL: "https://github.com/NEXXTLAB/go-smarty-reader"}
+
+// meterDevice describes the meter that sent t; node is its id as used in
+// topics.
+func meterDevice(t *dsmr.Telegram, meterID, node string) device {
+	d := device{Identifiers: []string{"smarty_" + node}, Name: meterID, Model: t.Header(), SerialNumber: meterID}
+	if strings.HasPrefix(meterID, "SAG") {
+		d.Manufacturer = "Sagemcom"
+	}
+	return d
+}
+
+// discovery returns the discovery topic and payload of sensor s.
+func discovery(s *sensor, id *identity, dev *device, prefix string) (topic string, payload []byte) {
+	unit := haUnit(s.unit)
+	dc, sc, diag := classify(s, unit)
+	prec := int(s.value.Scale)
+	c := haConfig{
+		Name:              s.name,
+		UniqueID:          "smarty_" + id.node + "_" + s.id,
+		StateTopic:        id.root + "/" + s.suffix(),
+		Unit:              unit,
+		DeviceClass:       dc,
+		StateClass:        sc,
+		Precision:         &prec,
+		AvailabilityTopic: id.status,
+		Device:            *dev,
+		Origin:            theOrigin,
+	}
+	if diag {
+		c.EntityCategory = "diagnostic"
+	}
+	payload, _ = json.Marshal(&c) // cannot fail: strings and ints only
+	return prefix + "/sensor/" + id.node + "/" + s.id + "/config", payload
+}
+
+// identity is who a connection publishes as: it depends on the meter when
+// the topic root or the client id carry {meter}.
+type identity struct {
+	meterID  string // as the telegram gives it
+	node     string // meterID made safe for topics and ids
+	root     string
+	clientID string
+	status   string
+}
+
+// nodeID makes a meter id safe for MQTT topics and Home Assistant ids:
+// letters, digits, '_' and '-' are kept, anything else becomes '_'.
+func nodeID(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// identityOf returns the identity for a telegram from the meter meterID.
+func identityOf(cfg *Config, meterID string) identity {
+	if meterID == "" {
+		meterID = "meter"
+	}
+	node := nodeID(meterID)
+	root := strings.ReplaceAll(cfg.TopicRoot, MeterPlaceholder, node)
+	return identity{
+		meterID:  meterID,
+		node:     node,
+		root:     root,
+		clientID: strings.ReplaceAll(cfg.ClientID, MeterPlaceholder, node),
+		status:   root + "/status",
+	}
+}
