@@ -236,15 +236,15 @@ func TestBrokerTopics(t *testing.T) {
 	// latest of each topic.
 	late := subscribe(t, b.URL(), "late", "#", false)
 	want := map[string]string{
-		"smarty/status":      "online",
-		"smarty/1-3:0.2.8":   "42",
-		"smarty/1-0:1.8.0":   "25.656",
-		"smarty/1-0:2.8.0":   "0.040",
-		"smarty/1-0:1.7.0":   "0.300",
-		"smarty/1-0:32.7.0":  "233.0",
-		"smarty/0-1:24.1.0":  "3",
-		"smarty/0-1:24.2.1":  "0.006",
-		"smarty/telegram":    "",
+		"smarty/status":     "online",
+		"smarty/1-3:0.2.8":  "42",
+		"smarty/1-0:1.8.0":  "25.656",
+		"smarty/1-0:2.8.0":  "0.040",
+		"smarty/1-0:1.7.0":  "0.300",
+		"smarty/1-0:32.7.0": "233.0",
+		"smarty/0-1:24.1.0": "3",
+		"smarty/0-1:24.2.1": "0.006",
+		"smarty/telegram":   "",
 		"homeassistant/sensor/SAG1030790002574/energy_import/config": "",
 	}
 	m = late.barrier(t)
