@@ -1,6 +1,7 @@
 package dsmr
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -46,8 +47,13 @@ func (t *Telegram) Float(code OBIS) (float64, bool) {
 	return d.Float64(), ok
 }
 
-// Decimal returns the object's last numeric group and its unit; when the
-// meter left the unit out, the catalogue's unit for the code is returned.
+// Decimal returns the object's last numeric group and its unit, skipping
+// timestamps, so that for an M-Bus reading (capture time)(value) it is the
+// value. When the number has no unit, the unit is taken from a group that
+// holds only a unit, as in the DSMR 2.2 gas reading
+// 0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3) followed by the line
+// (00001.001), or else from the catalogue (Lookup); it is "" when neither
+// knows one.
 func (o *Object) Decimal() (d Decimal, unit string, ok bool) {
 	for k := len(o.Values) - 1; k >= 0; k-- {
 		v := o.Values[k]
@@ -56,14 +62,24 @@ func (o *Object) Decimal() (d Decimal, unit string, ok bool) {
 		}
 		if d, unit, ok = v.Decimal(); ok {
 			if unit == "" {
-				if info, known := Lookup(o.OBIS); known {
-					unit = info.Unit
-				}
+				unit = o.defaultUnit()
 			}
 			return d, unit, true
 		}
 	}
 	return Decimal{}, "", false
+}
+
+func (o *Object) defaultUnit() string {
+	for _, v := range o.Values {
+		if u := knownUnit(v.raw); u != "" {
+			return u
+		}
+	}
+	if info, known := Lookup(o.OBIS); known {
+		return info.Unit
+	}
+	return ""
 }
 
 // Version returns the P1 version the meter reports (1-3:0.2.8, or the
@@ -105,18 +121,51 @@ func (t *Telegram) MeterID() string {
 
 // sumOf returns the value of code, or when absent the sum of the tariff
 // registers, as Dutch and Belgian meters split energy into tariffs 1 and 2.
+// The sum is exact before it is converted, so that 1581.123 + 1435.706 is
+// 3016.829 and not 3016.8289999999997.
 func (t *Telegram) sumOf(code OBIS, tariffs ...OBIS) (float64, bool) {
 	if v, ok := t.Float(code); ok {
 		return v, true
 	}
-	total, found := 0.0, false
+	var total Decimal
+	found, exact := false, true
+	fsum := 0.0
 	for _, c := range tariffs {
-		if v, ok := t.Float(c); ok {
-			total += v
+		if d, _, ok := t.Decimal(c); ok {
 			found = true
+			fsum += d.Float64()
+			if exact {
+				total, exact = addDecimal(total, d)
+			}
 		}
 	}
-	return total, found
+	if exact {
+		return total.Float64(), found
+	}
+	return fsum, found
+}
+
+// addDecimal returns a+b, and false when the exact sum does not fit.
+func addDecimal(a, b Decimal) (Decimal, bool) {
+	for a.Scale < b.Scale {
+		if a.Coef > math.MaxInt64/10 || a.Coef < math.MinInt64/10 {
+			return Decimal{}, false
+		}
+		a.Coef *= 10
+		a.Scale++
+	}
+	for b.Scale < a.Scale {
+		if b.Coef > math.MaxInt64/10 || b.Coef < math.MinInt64/10 {
+			return Decimal{}, false
+		}
+		b.Coef *= 10
+		b.Scale++
+	}
+	sum := a.Coef + b.Coef
+	if (sum > a.Coef) != (b.Coef > 0) {
+		return Decimal{}, false // overflow
+	}
+	return Decimal{Coef: sum, Scale: a.Scale}, true
 }
 
 // EnergyImport returns the active energy imported from the grid in kWh:
@@ -191,6 +240,9 @@ type MBusDevice struct {
 	Time time.Time
 	// Valve is the valve state from 0-n:24.4.0, -1 when not sent.
 	Valve int
+	// Breaker is the state of the channel's breaker from 0-n:96.3.10
+	// (1 closed, 0 open), -1 when not sent.
+	Breaker int
 }
 
 // MBus returns the M-Bus channels the telegram mentions, in channel order.
@@ -203,7 +255,7 @@ func (t *Telegram) MBus() []MBusDevice {
 				return &devs[k]
 			}
 		}
-		devs = append(devs, MBusDevice{Channel: int(ch), Type: -1, Valve: -1})
+		devs = append(devs, MBusDevice{Channel: int(ch), Type: -1, Valve: -1, Breaker: -1})
 		return &devs[len(devs)-1]
 	}
 	for k := range t.objects {
@@ -236,6 +288,11 @@ func (t *Telegram) MBus() []MBusDevice {
 			d := get(o.OBIS.B)
 			if n, err := strconv.Atoi(o.Values[0].String()); err == nil {
 				d.Valve = n
+			}
+		case OBIS{0, 0, 96, 3, 10}:
+			d := get(o.OBIS.B)
+			if n, err := strconv.Atoi(o.Values[0].String()); err == nil {
+				d.Breaker = n
 			}
 		}
 	}

@@ -16,10 +16,6 @@ type Info struct {
 	Text bool
 }
 
-// anyChannel in the B group of a catalogue key stands for the M-Bus channels
-// 1 to 4.
-const anyChannel = 0xFF
-
 type entry struct {
 	code string
 	info Info
@@ -52,6 +48,7 @@ var entries = []entry{
 	{"1-0:10.7.0", Info{"Apparent power export", "apparent_power_export", "kVA", false}},
 	{"0-0:17.0.0", Info{"Power limit", "power_limit", "kVA", false}},
 	{"1-1:31.4.0", Info{"Current thresholds", "current_thresholds", "A", false}},
+	{"1-0:31.4.0", Info{"Current limit", "current_limit", "A", false}},
 	{"0-0:96.3.10", Info{"Breaker state", "breaker_state", "", false}},
 	{"0-0:96.7.21", Info{"Power failures", "power_failures", "", false}},
 	{"0-0:96.7.9", Info{"Long power failures", "long_power_failures", "", false}},
@@ -104,32 +101,32 @@ var entries = []entry{
 
 var catalogue = buildCatalogue()
 
+// buildCatalogue makes the map Lookup reads, with one key per channel for
+// the per-channel codes, so that a lookup is one map access and allocates
+// nothing.
 func buildCatalogue() map[OBIS]Info {
-	m := make(map[OBIS]Info, len(entries))
+	m := make(map[OBIS]Info, len(entries)+3*8)
 	for _, e := range entries {
-		code := e.code
-		if code[2] == 'n' {
-			code = code[:2] + "255" + code[3:]
+		if e.code[2] != 'n' {
+			m[MustParseOBIS(e.code)] = e.info
+			continue
 		}
-		m[MustParseOBIS(code)] = e.info
+		for ch := 1; ch <= 4; ch++ {
+			code := e.code[:2] + string(rune('0'+ch)) + e.code[3:]
+			info := e.info
+			info.ID = "mbus" + string(rune('0'+ch)) + "_" + info.ID
+			m[MustParseOBIS(code)] = info
+		}
 	}
 	return m
 }
 
 // Lookup returns what the catalogue knows of a code. Per-channel codes
-// (0-1:24.2.1 to 0-4:24.2.1, ...) are found under any channel from 1 to 4,
-// with the channel in their ID ("mbus1_reading").
+// (0-1:24.2.1 to 0-4:24.2.1, ...) are found under every channel from 1 to
+// 4, with the channel in their ID ("mbus1_reading").
 func Lookup(o OBIS) (Info, bool) {
-	if info, ok := catalogue[o]; ok {
-		return info, true
-	}
-	if o.A == 0 && o.B >= 1 && o.B <= 4 {
-		if info, ok := catalogue[o.WithChannel(anyChannel)]; ok {
-			info.ID = "mbus" + string('0'+rune(o.B)) + "_" + info.ID
-			return info, true
-		}
-	}
-	return Info{}, false
+	info, ok := catalogue[o]
+	return info, ok
 }
 
 // Name returns the catalogue's name for the object's code, or "" when the

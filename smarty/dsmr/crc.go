@@ -1,6 +1,5 @@
 package dsmr
 
-
 // CRC-16/ARC as used by DSMR P1 telegrams: polynomial 0x8005 in reflected
 // form (0xA001), initial value 0, no final XOR. The telegram's checksum covers
 // every byte from the leading '/' through the '!' inclusive.

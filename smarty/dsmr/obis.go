@@ -108,12 +108,10 @@ func scanOBIS(b []byte) (o OBIS, n int, ok bool) {
 		if i == 4 {
 			break
 		}
-		if n >= len(b) || b[n] != obisSeparators[i] {
+		if n >= len(b) || b[n] != byte(obisSeparators>>(8*i)) {
 			return OBIS{}, n, false
 		}
 		n++
 	}
 	return OBIS{g[0], g[1], g[2], g[3], g[4]}, n, true
 }
-
-var obisSeparators = [4]byte{'-', ':', '.', '.'}

@@ -15,20 +15,25 @@ import (
 // reuses its memory, so a program that reads one telegram after another
 // allocates nothing in the steady state, but must not keep Objects or
 // Values of a previous telegram; Clone makes a copy that can be kept.
+//
+// The methods that only read a Telegram may be called from several
+// goroutines at once; UnmarshalText may not run beside any of them.
 type Telegram struct {
-	raw     []byte
-	header  []byte
-	objects []Object
-	values  []Value
-	bounds  []int32 // scratch: index of each object's first value
-	crc     uint16
-	hasCRC  bool
+	raw        []byte   // the telegram; cap(raw) >= len(raw)+len(padding)
+	header     string   // identification line without '/', "" when empty
+	lastHeader string   // the last header seen, to reuse its string
+	objects    []Object // in telegram order
+	values     []Value  // the values of all objects, in order
+	recs       []objRec // scratch for parse
+	crc        uint16
+	hasCRC     bool
 }
 
 // Object is one line of a telegram: an OBIS code and its bracketed groups.
 // Most objects have one value; some have several, such as
 // 1-1:31.4.0(100*A)(-063*A) or an M-Bus reading
-// 0-1:24.2.1(200706103140S)(00000.006*m3).
+// 0-1:24.2.1(200706103140S)(00000.006*m3). An object has at least one
+// value.
 type Object struct {
 	OBIS   OBIS
 	Values []Value
@@ -63,19 +68,20 @@ type CRCError struct {
 }
 
 func (e *CRCError) Error() string {
-	return fmt.Sprintf("dsmr: CRC mismatch: telegram says %04X, its content gives %04X", e.Sent, e.Computed)
+	return fmt.Sprintf("dsmr: CRC mismatch: the telegram says %04X but its content gives %04X; "+
+		"it was damaged on the way, or decrypted with a wrong key", e.Sent, e.Computed)
 }
 
 func (e *CRCError) Unwrap() error { return ErrCRC }
 
 // Parse parses one telegram, from the '/' to the line after '!', into a new
-// Telegram. See UnmarshalText for what is accepted.
+// Telegram. See UnmarshalText for what is accepted. The Telegram is returned
+// also with an error: empty after a *SyntaxError, with the parsed content
+// after a *CRCError.
 func Parse(data []byte) (*Telegram, error) {
 	t := new(Telegram)
-	if err := t.UnmarshalText(data); err != nil {
-		return t, err
-	}
-	return t, nil
+	err := t.UnmarshalText(data)
+	return t, err
 }
 
 // UnmarshalText parses data into t, reusing t's memory, and copies data so
@@ -83,31 +89,45 @@ func Parse(data []byte) (*Telegram, error) {
 //
 // data must start with '/' and hold a '!' that ends the telegram. The
 // checksum after '!' may be four hex digits, fewer (some meters do not pad),
-// or absent (DSMR 2.2 and 3 meters send a bare '!'); CR, LF and spaces after
-// it are ignored. A line that starts with '(' continues the object before it,
-// as the old M-Bus form 0-1:24.3.0 does.
+// or absent (DSMR 2.2 and 3 meters send a bare '!'); CR, LF, spaces, tabs
+// and NUL bytes after it are ignored. Lines may end with CR LF, LF or CR,
+// and empty lines are skipped, so the empty line after the identification
+// line is optional. A line that starts with '(' continues the object before
+// it, as the old M-Bus form 0-1:24.3.0 does. There is no limit on the length
+// of a line or a value; the memory t uses grows linearly with len(data).
 //
 // A telegram that breaks the grammar gives a *SyntaxError, and t is left
 // empty. A telegram that parses but whose checksum does not match gives a
 // *CRCError; t then holds the parsed content, for callers that want to look
 // at it anyway.
 func (t *Telegram) UnmarshalText(data []byte) error {
+	// The copy is followed by padding (see parse), in the same buffer.
+	if need := len(data) + len(padding); cap(t.raw) < need {
+		t.raw = make([]byte, 0, need+need/8)
+	}
 	t.raw = append(t.raw[:0], data...)
 	err := t.parse()
 	if err != nil && !errors.Is(err, ErrCRC) {
 		t.reset()
+		t.raw = t.raw[:0]
 	}
 	return err
 }
 
 func (t *Telegram) reset() {
-	t.header = nil
+	t.header = ""
 	t.objects = t.objects[:0]
 	t.values = t.values[:0]
-	t.bounds = t.bounds[:0]
+	t.recs = t.recs[:0]
 	t.hasCRC = false
 	t.crc = 0
 }
+
+// padding is appended to the telegram while it is parsed: zero bytes that
+// stop every scan at the end of the data without a separate length check
+// (0 is in no byte class the parser accepts), and that let it read a few
+// bytes ahead.
+var padding [8]byte
 
 // SWAR ("SIMD within a register") constants: a byte repeated eight times.
 const (
@@ -115,24 +135,10 @@ const (
 	highs = 0x8080808080808080
 )
 
-// special returns a mask with the high bit set in the lowest byte of w (in
-// little-endian order) that cannot appear inside a value: a control
-// character, DEL or a non-ASCII byte, '(' or ')'. Bits above the lowest one
-// may be set spuriously; the lowest one is exact, because the carries and
-// borrows that cause the spurious bits only travel upwards from a real
-// match.
-func special(w uint64) uint64 {
-	ctl := (w - 0x20*ones) &^ w           // bytes < 0x20
-	high := (w + 0x01*ones) | w           // bytes >= 0x7F
-	br := w ^ 0x28*ones                   // '(' -> 0, ')' -> 1
-	br = (br - 0x02*ones) &^ br           // bytes that were '(' or ')'
-	return (ctl | high | br) & highs
-}
-
+// errorf returns a *SyntaxError for the byte at off.
 func (t *Telegram) errorf(off int, format string, args ...any) *SyntaxError {
 	line := 1
-	b := t.raw[:min(off, len(t.raw))]
-	for k, c := range b {
+	for k, c := range t.raw[:min(off, len(t.raw))] {
 		// A line ends with LF, CR LF, or a lone CR.
 		if c == '\n' || c == '\r' && (k+1 >= len(t.raw) || t.raw[k+1] != '\n') {
 			line++
@@ -141,29 +147,38 @@ func (t *Telegram) errorf(off int, format string, args ...any) *SyntaxError {
 	return &SyntaxError{Offset: off, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
+// unexpected reports the byte at off, which is not allowed where it is; off
+// may be the end of the telegram.
+func (t *Telegram) unexpected(off int, where string) *SyntaxError {
+	if off >= len(t.raw) {
+		return t.errorf(off, "the telegram ends %s, without the final '!' line: it was cut short", where)
+	}
+	return t.errorf(off, "unexpected %s %s", quoteByte(t.raw[off]), where)
+}
+
 // parse parses t.raw. It is the hot path of the package: it looks at every
-// byte once, keeps branches few and predictable, and reads eight bytes at a
-// time where a run of bytes only has to be checked.
+// byte about once, keeps branches few and predictable, and builds no
+// pointer-holding value more often than it must.
 func (t *Telegram) parse() error {
 	t.reset()
 	n := len(t.raw)
 	if n == 0 {
-		return t.errorf(0, "empty input")
+		return t.errorf(0, "empty input: a telegram starts with '/'")
 	}
-	// b is t.raw plus a zero byte, a sentinel that stops every scan below
-	// at the end without a separate length check: 0 is in no byte class.
-	b := append(t.raw, 0)
-	t.raw = b[:n]
+	// b is the telegram followed by padding; UnmarshalText made room for it.
+	b := append(t.raw, padding[:]...)
 	if b[0] != '/' {
-		return t.errorf(0, "telegram must start with '/', found %s", quoteByte(b[0]))
+		return t.errorf(0, "a telegram starts with '/', found %s", quoteByte(b[0]))
 	}
 
-	// The identification line: printable ASCII and tabs.
+	// The identification line: printable ASCII and tabs, checked eight
+	// bytes at a time.
 	i := 1
 	for {
 		for i+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[i:])
-			if m := ((w - 0x20*ones) &^ w | (w + ones) | w) & highs; m != 0 {
+			// High bit of a byte < 0x20, or >= 0x7F.
+			if m := ((w-0x20*ones)&^w | (w + ones) | w) & highs; m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
@@ -178,40 +193,68 @@ func (t *Telegram) parse() error {
 		i++
 	}
 	switch {
-	case i == n:
-		return t.errorf(i, "identification line does not end")
 	case b[i] != '\r' && b[i] != '\n':
-		return t.errorf(i, "unexpected %s in the identification line", quoteByte(b[i]))
+		return t.unexpected(i, "in the identification line")
 	case i == 1:
 		return t.errorf(i, "empty identification line")
 	}
-	t.header = b[1:i:i]
+	if h := b[1:i]; string(h) == t.lastHeader {
+		t.header = t.lastHeader // the same meter: no allocation
+	} else {
+		t.header = string(h)
+		t.lastHeader = t.header
+	}
 
-	objects, values, bounds := t.objects[:0], t.values[:0], t.bounds[:0]
-	defer func() {
-		// Keep the grown slices for the next parse, whatever happens.
-		t.objects, t.values, t.bounds = objects, values, bounds
-	}()
+	recs, values, end, err := t.scan(b, i, t.recs[:0], t.values[:0])
+	t.recs, t.values = recs, values
+	if err != nil {
+		return err
+	}
+	t.objects = buildObjects(t.objects[:0], recs, values)
+	return t.parseEnd(end)
+}
+
+// objRec is an object while the telegram is being scanned: its code, one
+// group per byte (A in bits 32 to 39, E in bits 0 to 7), and the index of
+// its first value. It holds no pointer, so that appending it costs no write
+// barrier, and no OBIS, a struct of five fields that the compiler keeps in
+// memory rather than in registers.
+type objRec struct {
+	code  uint64
+	first int32
+}
+
+// scan reads the object lines of b from i, b[i] being the end of the
+// identification line, and returns the position of the final '!'. b is the
+// telegram followed by padding.
+func (t *Telegram) scan(b []byte, i int, recs []objRec, values []Value) ([]objRec, []Value, int, error) {
+	n := len(b) - len(padding)
 	for {
 		c := b[i]
 		if c == '\r' || c == '\n' {
 			i++
 			continue
 		}
-		if c == '(' {
-			// A line that starts with a group continues the object before
-			// it, as the old M-Bus form 0-1:24.3.0 does.
-			if len(objects) == 0 {
-				return t.errorf(i, "value without an OBIS code")
-			}
-		} else if c-'0' <= 9 {
-			// The OBIS code A-B:C.D.E, each group 0 to 255.
+		if c-'0' <= 9 {
+			// The OBIS code A-B:C.D.E, each group 0 to 255, packed into
+			// code one group per byte as it is read.
 			start := i
-			var g [5]uint8
-			for k := 0; ; k++ {
+			var code uint64
+			k := uint(0)
+			// Fast path for A and B of one digit each, as in nearly every
+			// code: check "d-d:" in one 4-byte load.
+			if i+4 <= len(b) {
+				w := binary.LittleEndian.Uint32(b[i:])
+				if w&0xFFF0FFF0 == ':'<<24|'0'<<16|'-'<<8|'0' && (w+0x00060006)&0x00F000F0 == 0x00300030 {
+					code = uint64(w&0xF)<<8 | uint64(w>>16&0xF)
+					k = 2
+					i += 4
+				}
+			}
+			for ; ; k++ {
 				v := uint(b[i] - '0')
 				if v > 9 {
-					return t.errorf(i, "malformed OBIS code: expected a digit, found %s", quoteByte(b[i]))
+					return recs, values, 0, t.unexpected(i, "in an OBIS code, where a digit belongs")
 				}
 				i++
 				if d := uint(b[i] - '0'); d <= 9 {
@@ -223,55 +266,58 @@ func (t *Telegram) parse() error {
 					}
 				}
 				if v > 255 || b[i]-'0' <= 9 {
-					return t.errorf(start, "malformed OBIS code: a group is larger than 255")
+					return recs, values, 0, t.errorf(start, "malformed OBIS code: a group has more than three digits or is larger than 255")
 				}
-				g[k] = uint8(v)
+				code = code<<8 | uint64(v)
 				if k == 4 {
 					break
 				}
-				if b[i] != obisSeparators[k] {
-					return t.errorf(i, "malformed OBIS code: expected %q, found %s", obisSeparators[k], quoteByte(b[i]))
+				if b[i] != byte(obisSeparators>>(8*k)) {
+					return recs, values, 0, t.unexpected(i, fmt.Sprintf("in an OBIS code, where %q belongs", byte(obisSeparators>>(8*k))))
 				}
 				i++
 			}
-			o := OBIS{g[0], g[1], g[2], g[3], g[4]}
 			if b[i] != '(' {
-				return t.errorf(i, "OBIS code %s has no value in brackets", o)
+				return recs, values, 0, t.unexpected(i, fmt.Sprintf("after the OBIS code %s, where its first '(' belongs", unpackOBIS(code)))
 			}
-			objects = append(objects, Object{OBIS: o})
-			bounds = append(bounds, int32(len(values)))
+			recs = append(recs, objRec{code, int32(len(values))})
+		} else if c == '(' {
+			// A line that starts with a group continues the object before
+			// it, as the old M-Bus form 0-1:24.3.0 does.
+			if len(recs) == 0 {
+				return recs, values, 0, t.errorf(i, "value without an OBIS code")
+			}
 		} else if c == '!' {
-			finishObjects(objects, values, bounds)
-			return t.parseEnd(i)
+			return recs, values, i, nil
 		} else if i == n {
-			return t.errorf(i, "missing '!' at the end of the telegram")
+			return recs, values, 0, t.errorf(i, "the telegram ends without the final '!' line: it was cut short")
 		} else {
-			return t.errorf(i, "unexpected %s at the start of a line", quoteByte(c))
+			return recs, values, 0, t.unexpected(i, "at the start of a line, where an OBIS code, '(' or the final '!' belongs")
 		}
 
 		// One or more groups: b[i] is '('.
 		for {
 			start := i + 1
 			j := start
-			for j+8 <= len(b) {
-				if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-					j += bits.TrailingZeros64(m) >> 3
-					goto found
-				}
-				j += 8
+			// Two bytes per step: on telegrams, this beats both one byte
+			// per step and eight (SWAR), whose result comes too late for
+			// the next line.
+			for valueByte[b[j]] && valueByte[b[j+1]] {
+				j += 2
 			}
-			for valueByte[b[j]] {
+			if valueByte[b[j]] {
 				j++
 			}
-		found:
 			if b[j] != ')' {
 				switch {
 				case j == n:
-					return t.errorf(i, "unbalanced '(': the telegram ends inside a value")
-				case b[j] == '(' || b[j] == '\r' || b[j] == '\n':
-					return t.errorf(i, "unbalanced '(': no ')' before %s", quoteByte(b[j]))
+					return recs, values, 0, t.errorf(i, "unbalanced '(': the telegram ends inside this value, without ')' and the final '!' line")
+				case b[j] == '(':
+					return recs, values, 0, t.errorf(i, "unbalanced '(': another '(' at byte %d comes before its ')'", j)
+				case b[j] == '\r' || b[j] == '\n':
+					return recs, values, 0, t.errorf(i, "unbalanced '(': the line ends at byte %d before its ')'", j)
 				}
-				return t.errorf(j, "unexpected %s inside a value", quoteByte(b[j]))
+				return recs, values, 0, t.unexpected(j, "inside a value (only printable ASCII is allowed)")
 			}
 			values = append(values, Value{raw: b[start:j:j]})
 			i = j + 1
@@ -279,14 +325,19 @@ func (t *Telegram) parse() error {
 				break
 			}
 		}
+		if i+1 < len(b) && binary.LittleEndian.Uint16(b[i:]) == '\n'<<8|'\r' {
+			i += 2
+			continue
+		}
 		if b[i] != '\r' && b[i] != '\n' {
-			if i == n {
-				return t.errorf(i, "missing '!' at the end of the telegram")
-			}
-			return t.errorf(i, "unexpected %s after a value", quoteByte(b[i]))
+			return recs, values, 0, t.unexpected(i, "after a value, where '(' or the end of the line belongs")
 		}
 	}
 }
+
+// obisSeparators holds the separators of A-B:C.D.E, one per byte, lowest
+// first.
+const obisSeparators uint32 = '-' | ':'<<8 | '.'<<16 | '.'<<24
 
 // valueByte: printable ASCII but the brackets, allowed inside a group.
 var valueByte = func() (c [256]bool) {
@@ -296,15 +347,32 @@ var valueByte = func() (c [256]bool) {
 	return c
 }()
 
-// finishObjects points each object's Values into values, now that the
-// slice no longer moves.
-func finishObjects(objects []Object, values []Value, bounds []int32) {
-	n := int32(len(values))
-	for k := len(objects) - 1; k >= 0; k-- {
-		s := bounds[k]
-		objects[k].Values = values[s:n:n]
-		n = s
+func unpackOBIS(code uint64) OBIS {
+	return OBIS{uint8(code >> 32), uint8(code >> 24), uint8(code >> 16), uint8(code >> 8), uint8(code)}
+}
+
+// buildObjects appends the objects of recs to objects, each with its values.
+func buildObjects(objects []Object, recs []objRec, values []Value) []Object {
+	if cap(objects) < len(recs) {
+		objects = make([]Object, 0, len(recs)+len(recs)/4)
 	}
+	objects = objects[:len(recs)]
+	end := int32(len(values))
+	for k := len(recs) - 1; k >= 0; k-- {
+		// Field by field: a whole Object would be assembled on the stack
+		// and copied, and OBIS is no value the compiler keeps in
+		// registers.
+		r := recs[k]
+		o := &objects[k]
+		o.OBIS.A = uint8(r.code >> 32)
+		o.OBIS.B = uint8(r.code >> 24)
+		o.OBIS.C = uint8(r.code >> 16)
+		o.OBIS.D = uint8(r.code >> 8)
+		o.OBIS.E = uint8(r.code)
+		o.Values = values[r.first:end:end]
+		end = r.first
+	}
+	return objects
 }
 
 // parseEnd checks what follows the '!' at b[i].
@@ -325,7 +393,7 @@ func (t *Telegram) parseEnd(i int) error {
 		switch b[k] {
 		case '\r', '\n', ' ', '\t', 0:
 		default:
-			return t.errorf(k, "unexpected %s after the checksum", quoteByte(b[k]))
+			return t.errorf(k, "unexpected %s after the checksum: only CR, LF, spaces and tabs may follow it", quoteByte(b[k]))
 		}
 	}
 	if digits == 0 {
@@ -358,19 +426,21 @@ func quoteByte(c byte) string {
 }
 
 // Header returns the identification line without its '/', for example
-// `Lux5\253663629_D`.
-func (t *Telegram) Header() string { return string(t.header) }
+// `Lux5\253663629_D`. It allocates only when the header differs from that
+// of the telegram parsed into t before.
+func (t *Telegram) Header() string { return t.header }
 
 // Objects returns the objects in telegram order. The slice belongs to t.
 func (t *Telegram) Objects() []Object { return t.objects }
 
-// Bytes returns the telegram exactly as it was parsed. The slice belongs to
-// t.
-func (t *Telegram) Bytes() []byte { return t.raw }
+// Bytes returns the telegram exactly as it was parsed, trailing CR and LF
+// included. The slice belongs to t: it is valid until t is parsed into
+// again, and must not be modified.
+func (t *Telegram) Bytes() []byte { return t.raw[:len(t.raw):len(t.raw)] }
 
-// CRC returns the checksum written after '!', and whether there was one.
-// A telegram with a checksum that does not match is only returned alongside
-// a *CRCError.
+// CRC returns the checksum written after '!', and whether there was one
+// (DSMR 2.2 and 3 telegrams have none). A telegram whose checksum does not
+// match its content comes only with a *CRCError.
 func (t *Telegram) CRC() (crc uint16, ok bool) { return t.crc, t.hasCRC }
 
 // Clone returns a deep copy of t that stays valid when t is parsed into

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Value is one bracketed group of an object line: the text between "(" and
@@ -106,26 +107,26 @@ func (v Value) Unit() string {
 // two apart.
 //
 // The meter writes local time with S (summer, CEST, UTC+2) or W (winter, CET,
-// UTC+1); the letter settles the hour that occurs twice in October. When the
-// letter is missing, as on older meters, the European summer-time rule
-// decides. The result is in a fixed zone named CET or CEST, so that no time
-// zone database is needed on the machine.
+// UTC+1); the letter settles the hour that occurs twice in October, and is
+// trusted over the calendar. When the letter is missing, as on DSMR 2.2 and
+// 3 meters, the European summer-time rule decides: a time in the hour that
+// occurs twice is taken as summer time (the first of the two), a time in
+// the hour skipped in March as winter time. The result is in a fixed zone
+// named CET or CEST, so that no time zone database is needed.
 func (v Value) Time() (t time.Time, ok bool) {
-	if !isTimestamp(v.raw) {
+	if timestampForm(v.raw) != validTimestamp {
 		return time.Time{}, false
 	}
 	return parseTimestamp(v.raw)
 }
 
 // IsPlaceholder reports whether the value is a timestamp that stands for "no
-// time": a date that does not exist (632525252525S) or the all-zero date
-// (000101010000W).
+// time": twelve digits that make no valid date, such as 632525252525S or
+// 000000000000W, or the start of 2000, 000101010000W (also with S, without
+// the letter, or with hour 00 or 02). Without the letter, digits that make
+// no date are a placeholder only when they are all zero.
 func (v Value) IsPlaceholder() bool {
-	if !isTimestamp(v.raw) {
-		return false
-	}
-	_, ok := parseTimestamp(v.raw)
-	return !ok
+	return timestampForm(v.raw) == placeholderTimestamp
 }
 
 // OBIS returns the code held by a value such as "(0-0:96.7.19)".
@@ -135,9 +136,10 @@ func (v Value) OBIS() (OBIS, bool) {
 }
 
 // Text decodes a hex-encoded octet string such as the meter id
-// 53414731303330373030313134303034 ("SAG1030700114004"). ok is false when
-// the value is empty, not an even number of hex digits, or decodes to bytes
-// that are not printable text.
+// 53414731303330373030313134303034 ("SAG1030700114004") or a message
+// (0-0:96.13.0, up to 1024 hex digits). ok is false when the value is
+// empty, not an even number of hex digits, or decodes to bytes that are not
+// text: invalid UTF-8, or control characters other than tab, CR and LF.
 func (v Value) Text() (string, bool) {
 	if len(v.raw) == 0 || len(v.raw)%2 != 0 {
 		return "", false
@@ -153,12 +155,12 @@ func (v Value) Text() (string, bool) {
 		return "", false
 	}
 	for _, c := range out {
-		if c < 0x20 || c > 0x7E {
-			if c == '\r' || c == '\n' || c == '\t' {
-				continue
-			}
+		if c < 0x20 && c != '\r' && c != '\n' && c != '\t' || c == 0x7F {
 			return "", false
 		}
+	}
+	if !utf8.Valid(out) {
+		return "", false
 	}
 	return string(out), true
 }
@@ -175,10 +177,16 @@ var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
 
 // Float64 returns the nearest float64 to d.
 func (d Decimal) Float64() float64 {
-	if int(d.Scale) < len(pow10) {
+	// Both operands exact: the quotient is correctly rounded.
+	if d.Coef <= 1<<53 && d.Coef >= -1<<53 && int(d.Scale) < len(pow10) {
 		return float64(d.Coef) / pow10[d.Scale]
 	}
-	return float64(d.Coef) / math.Pow10(int(d.Scale))
+	var b [48]byte
+	f, err := strconv.ParseFloat(string(d.AppendText(b[:0])), 64)
+	if err != nil {
+		return math.NaN() // not reached: AppendText writes a valid number
+	}
+	return f
 }
 
 // String returns d without padding, keeping its decimals: "6.695", "-63",
@@ -278,6 +286,16 @@ func parseNumber(b []byte) (d Decimal, unit []byte, ok bool) {
 var units = [...]string{"kWh", "Wh", "kvarh", "kW", "W", "kvar", "kVA", "kVAh",
 	"V", "A", "m3", "GJ", "s", "h", "kVArh", "kVAr"}
 
+// knownUnit returns u as one of units, or "" when it is none of them.
+func knownUnit(u []byte) string {
+	for _, s := range units {
+		if string(u) == s {
+			return s
+		}
+	}
+	return ""
+}
+
 func internUnit(u []byte) string {
 	if len(u) == 0 {
 		return ""
@@ -290,56 +308,83 @@ func internUnit(u []byte) string {
 	return string(u)
 }
 
-// isTimestamp reports whether b has the form YYMMDDhhmmssX, X = S or W, or
-// the twelve digits alone.
-func isTimestamp(b []byte) bool {
+// The forms timestampForm tells apart.
+const (
+	notTimestamp = iota
+	validTimestamp
+	placeholderTimestamp
+)
+
+// timestampForm classifies b. A timestamp is YYMMDDhhmmssX with X = S or
+// W, or the twelve digits alone (DSMR 2.2 and 3). With the letter, twelve
+// digits that make no valid time are a placeholder; without it, only
+// 000000000000 and the start of 2000 are, and other digits that make no
+// time are not a timestamp (they may be a number).
+func timestampForm(b []byte) int {
 	switch len(b) {
 	case 13:
 		if b[12] != 'S' && b[12] != 'W' {
-			return false
+			return notTimestamp
 		}
 	case 12:
 	default:
-		return false
+		return notTimestamp
 	}
 	for _, c := range b[:12] {
 		if c < '0' || c > '9' {
-			return false
+			return notTimestamp
 		}
 	}
-	return true
+	if isStartOf2000(b) {
+		return placeholderTimestamp
+	}
+	if _, ok := parseTimestamp(b); ok {
+		return validTimestamp
+	}
+	if len(b) == 13 || string(b) == "000000000000" {
+		return placeholderTimestamp
+	}
+	return notTimestamp
 }
+
+// isStartOf2000 reports whether the twelve digits b are 2000-01-01 at 00:00,
+// 01:00 or 02:00: the "no time" 000101010000W (2000-01-01 00:00 UTC) in
+// each of the forms a meter might write it.
+func isStartOf2000(b []byte) bool {
+	return string(b[:6]) == "000101" && b[6] == '0' && b[7] <= '2' && string(b[8:12]) == "0000"
+}
+
+func isTimestamp(b []byte) bool { return timestampForm(b) != notTimestamp }
 
 var (
 	cet  = time.FixedZone("CET", 1*60*60)
 	cest = time.FixedZone("CEST", 2*60*60)
 )
 
-// parseTimestamp converts a value for which isTimestamp holds. ok is false
-// for dates that do not exist and for the all-zero placeholder.
+// parseTimestamp converts twelve digits and an optional S or W. ok is
+// false for dates that do not exist and for the "no time" date 00-01-01
+// 01:00:00 (2000-01-01 00:00 UTC, written 000101010000W), which is also
+// accepted as 00:00 and 02:00.
 func parseTimestamp(b []byte) (time.Time, bool) {
 	two := func(i int) int { return int(b[i]-'0')*10 + int(b[i+1]-'0') }
 	yy, mo, dd, hh, mi, ss := two(0), two(2), two(4), two(6), two(8), two(10)
 	if mo < 1 || mo > 12 || dd < 1 || dd > daysIn(mo, 2000+yy) || hh > 23 || mi > 59 || ss > 59 {
 		return time.Time{}, false
 	}
-	if yy == 0 && mo == 1 && dd == 1 && hh == 0 && mi == 0 && ss == 0 {
+	if isStartOf2000(b) {
 		return time.Time{}, false // 000101010000W: "no time"
 	}
-	year := 2000 + yy
-	var loc *time.Location
+	year, month := 2000+yy, time.Month(mo)
 	switch {
 	case len(b) == 13 && b[12] == 'S':
-		loc = cest
+		return time.Date(year, month, dd, hh, mi, ss, 0, cest), true
 	case len(b) == 13:
-		loc = cet
-	default:
-		loc = cet
-		if t := time.Date(year, time.Month(mo), dd, hh, mi, ss, 0, cet); isEUSummerTime(t) {
-			loc = cest
-		}
+		return time.Date(year, month, dd, hh, mi, ss, 0, cet), true
 	}
-	return time.Date(year, time.Month(mo), dd, hh, mi, ss, 0, loc), true
+	if t := time.Date(year, month, dd, hh, mi, ss, 0, cest); isEUSummerTime(t) {
+		return t, true
+	}
+	return time.Date(year, month, dd, hh, mi, ss, 0, cet), true
 }
 
 func daysIn(month, year int) int {
