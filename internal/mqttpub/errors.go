@@ -92,7 +92,7 @@ func explain(broker, clientID string, err error) *ConnectError {
 	case errors.As(err, &recHdr):
 		ce.Kind, ce.Reason = ErrTLS, "the broker does not speak TLS on this port: use tcp:// for a plain port, or the broker's TLS port (often 8883)"
 	case errors.Is(err, syscall.ECONNREFUSED):
-		ce.Reason = "connection refused: is the broker running, and listening on this port?"
+		ce.Reason = "connection refused (is the broker running, and listening on this port?)"
 	case errors.As(err, &dnsErr):
 		ce.Reason = fmt.Sprintf("cannot resolve the host name %q", dnsErr.Name)
 	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
