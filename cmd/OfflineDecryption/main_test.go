@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/creack/pty"
+
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
@@ -532,4 +534,58 @@ func FuzzOfflineDecryption(f *testing.F) {
 			t.Fatalf("the good frame after %q was lost; stderr:\n%s", data, stderr.String())
 		}
 	})
+}
+
+// TestNoLogFiles: glog writes files under the temporary directory by
+// default; the commands log to stderr instead unless asked.
+func TestNoLogFiles(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	d := makeDamagedDump(t) // its frame counter gaps are logged as warnings
+	r := runCmd(t, bytes.NewReader(d.data), "-key", simKeyHex)
+	if r.status != 1 {
+		t.Fatalf("exit status %d", r.status)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("log file written: %s", e.Name())
+	}
+}
+
+// TestProgress: the progress line is drawn only when stderr is a
+// terminal, and cleared before the summary.
+func TestProgress(t *testing.T) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	got := make(chan string, 1)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			b.Write(buf[:n])
+			if err != nil || bytes.Contains(b.Bytes(), []byte("bytes skipped")) {
+				got <- b.String()
+				return
+			}
+		}
+	}()
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"-keyFile", realKey, realBin}, nil, &stdout, slave); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; !strings.Contains(s, "\r\033[KOfflineDecryption: ") {
+		t.Errorf("on a terminal, the progress line is not cleared before the summary: %q", s)
+	}
+	r := runCmd(t, nil, "-keyFile", realKey, realBin)
+	if strings.Contains(r.stderr, "\033") {
+		t.Errorf("escape codes on a stderr that is not a terminal: %q", r.stderr)
+	}
 }

@@ -166,9 +166,24 @@ func open(ctx context.Context, device string, newReader func(io.Reader) *smarty.
 }
 
 type direct struct {
-	src *smarty.Source
-	r   *smarty.Reader
+	src     *smarty.Source
+	r       *smarty.Reader
+	tracker smarty.Tracker
 }
 
-func (d *direct) Next(ctx context.Context) (*smarty.Message, error) { return d.r.Next() }
-func (d *direct) Close() error                                      { return d.src.Close() }
+func (d *direct) Next(ctx context.Context) (*smarty.Message, error) {
+	m, err := d.r.Next()
+	if err == nil {
+		for _, e := range d.tracker.Observe(m) {
+			glog.Warningf("%s (telegram at byte %d)", e, e.Offset)
+		}
+	}
+	return m, err
+}
+
+func (d *direct) Close() error {
+	st := d.r.Stats()
+	glog.Infof("%s at exit: telegrams %d, failed %d, bytes read %d, skipped %d; %s",
+		d.src.Device(), st.Frames, st.Errors, st.BytesRead, st.Skipped, d.tracker.Counts())
+	return d.src.Close()
+}
