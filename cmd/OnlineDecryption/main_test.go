@@ -323,16 +323,16 @@ func TestInterrupt(t *testing.T) {
 	// A meter that sends once an hour: the read blocks.
 	device := startSimulator(t, "-key", keyHex, "-pty", "-interval", "1h", "-count", "1")
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout bytes.Buffer
+	stdout := &firstWrite{seen: make(chan struct{})}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-key", keyHex, "-device", device}, nil, &stdout, io.Discard) }()
+	go func() { done <- run(ctx, []string{"-key", keyHex, "-device", device}, nil, stdout, io.Discard) }()
 	// Wait until the first telegram is out, then interrupt.
-	for i := 0; !strings.Contains(stdout.String(), "!"); i++ {
-		select {
-		case err := <-done:
-			t.Fatalf("ended before Ctrl-C: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
+	select {
+	case err := <-done:
+		t.Fatalf("ended before Ctrl-C: %v", err)
+	case <-stdout.seen:
+	case <-time.After(hangGuard):
+		t.Fatal("no telegram")
 	}
 	cancel()
 	select {
@@ -467,4 +467,15 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstWrite is a writer that closes seen at the first write.
+type firstWrite struct {
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.seen) })
+	return len(p), nil
 }
