@@ -28,12 +28,16 @@ var (
 	// ErrUnreachable means a network adapter could not be reached: the
 	// connection was refused, timed out, or no route leads to the host.
 	ErrUnreachable = errors.New("smarty: device unreachable")
+	// ErrInvalidDevice means the device name cannot be used as it is
+	// written, such as tcp://host without a port.
+	ErrInvalidDevice = errors.New("smarty: invalid device name")
 )
 
 // DeviceError is the error of Open, and of a Source's Read when the
 // device goes away. Its message says what went wrong with which device and
 // what to do about it. It wraps both a kind (ErrBusy, ErrNotSerial,
-// ErrDisconnected, ErrUnreachable, fs.ErrNotExist, fs.ErrPermission) and
+// ErrDisconnected, ErrUnreachable, ErrInvalidDevice, fs.ErrNotExist,
+// fs.ErrPermission) and
 // the cause reported by the operating system, so that errors.Is works with
 // either:
 //

@@ -26,7 +26,7 @@ func tcpAddress(device string) (string, error) {
 	addr = strings.TrimSuffix(addr, "/")
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || host == "" || port == "" {
-		return "", &DeviceError{Device: device, Op: "open", Err: err,
+		return "", &DeviceError{Device: device, Op: "open", Err: err, Kind: ErrInvalidDevice,
 			msg: fmt.Sprintf("invalid device %q: a network adapter is tcp://host:port, for example tcp://192.168.1.20:2001", device)}
 	}
 	return addr, nil
@@ -72,6 +72,9 @@ func tcpReadError(device string, err error) error {
 	e := &DeviceError{Device: device, Op: "read", Err: err, Kind: ErrDisconnected}
 	switch {
 	case err == io.EOF:
+		// Not io.EOF itself: a loop that stops at the end of a stream
+		// must not stop because an adapter hung up.
+		e.Err = io.ErrUnexpectedEOF
 		e.msg = fmt.Sprintf("%s closed the connection", device)
 	case errors.Is(err, syscall.ECONNRESET):
 		e.msg = fmt.Sprintf("%s reset the connection", device)

@@ -328,11 +328,13 @@ func TestOpenDeviceErrors(t *testing.T) {
 		{
 			name:   "no port",
 			device: "tcp://192.0.2.1",
+			is:     []error{ErrInvalidDevice},
 			msg:    `smarty: invalid device "tcp://192.0.2.1": a network adapter is tcp://host:port, for example tcp://192.168.1.20:2001`,
 		},
 		{
 			name:   "no host",
 			device: "tcp://:2001",
+			is:     []error{ErrInvalidDevice},
 			msg:    `smarty: invalid device "tcp://:2001": a network adapter is tcp://host:port, for example tcp://192.168.1.20:2001`,
 		},
 	}
@@ -447,8 +449,8 @@ func TestTCP(t *testing.T) {
 			}
 			c.Close()
 			r := srcAwait(t, ch)
-			if !errors.Is(r.err, ErrDisconnected) {
-				t.Fatalf("Read after the adapter's %s: %v; want ErrDisconnected", mode, r.err)
+			if !errors.Is(r.err, ErrDisconnected) || errors.Is(r.err, io.EOF) {
+				t.Fatalf("Read after the adapter's %s: %v; want ErrDisconnected and not io.EOF", mode, r.err)
 			}
 			want := map[string]string{"close": " closed the connection", "reset": " reset the connection"}[mode]
 			if r.err.Error() != "smarty: "+device+want {
