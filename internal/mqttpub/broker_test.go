@@ -8,108 +8,23 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
 )
 
-// waitLimit bounds every wait for something that must happen; reaching it
-// fails the test. It is not a measure of speed: the events normally take
-// milliseconds.
-const waitLimit = 60 * time.Second
+// waitLimit bounds every wait for something that must happen.
+const waitLimit = mosquittotest.WaitLimit
 
-// received is one message a subscriber got.
-type received struct {
-	Topic    string
-	Payload  string
-	Retained bool
-}
+type received = mosquittotest.Message
 
-// subscriber collects the messages of a test MQTT client.
-type subscriber struct {
-	c  mqtt.Client
-	mu sync.Mutex
-	m  []received
-}
-
-// subscribe connects a client to the broker and subscribes to filter at QoS
-// 1. With persistent true the session is kept by the broker (clean session
-// off) and the client reconnects by itself, so it receives what was
-// published while it or the broker was away.
-func subscribe(t *testing.T, url, clientID, filter string, persistent bool) *subscriber {
-	t.Helper()
-	s := &subscriber{}
-	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).
-		SetCleanSession(!persistent).SetAutoReconnect(persistent).
-		SetConnectRetry(persistent).SetConnectRetryInterval(50 * time.Millisecond).
-		SetMaxReconnectInterval(100 * time.Millisecond).SetProtocolVersion(4).
-		SetOrderMatters(true)
-	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
-		s.mu.Lock()
-		s.m = append(s.m, received{m.Topic(), string(m.Payload()), m.Retained()})
-		s.mu.Unlock()
-	})
-	s.c = mqtt.NewClient(o)
-	if tok := s.c.Connect(); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
-		t.Fatalf("subscriber: connect: %v", tok.Error())
-	}
-	if tok := s.c.Subscribe(filter, 1, nil); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
-		t.Fatalf("subscriber: subscribe: %v", tok.Error())
-	}
-	t.Cleanup(func() { s.c.Disconnect(0) })
-	return s
-}
-
-// barrier publishes a marker from the subscriber's own connection and waits
-// for it to come back: the broker sends the retained messages of a
-// subscription before anything published after it, so once the marker is
-// in, every retained message is too.
-func (s *subscriber) barrier(t *testing.T) []received {
-	t.Helper()
-	topic := "zz-barrier/" + strconv.FormatInt(time.Now().UnixNano(), 10)
-	if tok := s.c.Publish(topic, 1, false, "x"); !tok.WaitTimeout(waitLimit) || tok.Error() != nil {
-		t.Fatalf("subscriber: publish: %v", tok.Error())
-	}
-	m := s.waitFor(t, "the barrier", func(m []received) bool {
-		_, ok := lastOf(m, topic)
-		return ok
-	})
-	var out []received
-	for _, r := range m {
-		if !strings.HasPrefix(r.Topic, "zz-barrier/") {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (s *subscriber) messages() []received {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]received(nil), s.m...)
-}
-
-// waitFor polls until cond holds for the messages received so far.
-func (s *subscriber) waitFor(t *testing.T, what string, cond func([]received) bool) []received {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		m := s.messages()
-		if cond(m) {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s; got %d messages", what, len(m))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+func subscribe(t *testing.T, url, clientID, filter string, persistent bool) *mosquittotest.Subscriber {
+	return mosquittotest.Subscribe(t, url, clientID, filter, persistent)
 }
 
 // waitStats polls a publisher's Stats until cond holds.
@@ -184,14 +99,7 @@ func seq(from, to int) []int {
 	return out
 }
 
-func lastOf(m []received, topic string) (received, bool) {
-	for i := len(m) - 1; i >= 0; i-- {
-		if m[i].Topic == topic {
-			return m[i], true
-		}
-	}
-	return received{}, false
-}
+func lastOf(m []received, topic string) (received, bool) { return mosquittotest.Last(m, topic) }
 
 // TestBrokerTopics publishes telegrams and checks, as a subscriber that was
 // there all along and as one that comes later (and so sees only what the
@@ -206,7 +114,7 @@ func TestBrokerTopics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m := live.waitFor(t, "three telegrams", func(m []received) bool { return len(frameCounters(t, m)) == 3 })
+	m := live.WaitFor(t, "three telegrams", func(m []received) bool { return len(frameCounters(t, m)) == 3 })
 	if diff := cmp.Diff(seq(1, 3), frameCounters(t, m)); diff != "" {
 		t.Errorf("telegram frame counters (-want +got):\n%s", diff)
 	}
@@ -247,7 +155,7 @@ func TestBrokerTopics(t *testing.T) {
 		"smarty/telegram":   "",
 		"homeassistant/sensor/SAG1030790002574/energy_import/config": "",
 	}
-	m = late.barrier(t)
+	m = late.Barrier(t)
 	if len(m) != 1+7+1+7 {
 		t.Errorf("late subscriber got %d messages, want 16: status, 7 values, telegram, 7 configs", len(m))
 	}
@@ -286,7 +194,7 @@ func TestBrokerTopics(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	live.waitFor(t, "offline", func(m []received) bool {
+	live.WaitFor(t, "offline", func(m []received) bool {
 		r, _ := lastOf(m, "smarty/status")
 		return r.Payload == "offline"
 	})
@@ -300,7 +208,7 @@ func TestBrokerNoRetain(t *testing.T) {
 	p.Add(reading(1))
 	waitStats(t, p, "the telegram to be delivered", func(s Stats) bool { return s.Published == 1 })
 	late := subscribe(t, b.URL(), "late", "#", false)
-	m := late.barrier(t)
+	m := late.Barrier(t)
 	for _, r := range m {
 		if !strings.HasPrefix(r.Topic, "homeassistant/") && r.Topic != "smarty/status" {
 			t.Errorf("%s is retained with retain off", r.Topic)
@@ -338,7 +246,7 @@ func TestBrokerRestart(t *testing.T) {
 	for n := 11; n <= 12; n++ {
 		p.Add(reading(n))
 	}
-	m := sub.waitFor(t, "telegram 12", func(m []received) bool {
+	m := sub.WaitFor(t, "telegram 12", func(m []received) bool {
 		fc := frameCounters(t, m)
 		return len(fc) > 0 && fc[len(fc)-1] == 12
 	})

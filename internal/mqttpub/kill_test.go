@@ -106,7 +106,7 @@ func TestKillWhileBrokerDown(t *testing.T) {
 	kill(t, startHelper(t, b.URL(), queue, 6, 8))
 	h := startHelper(t, b.URL(), queue, 9, 9)
 	b.Start()
-	m := sub.waitFor(t, "telegram 9", func(m []received) bool {
+	m := sub.WaitFor(t, "telegram 9", func(m []received) bool {
 		fc := frameCounters(t, m)
 		return len(fc) > 0 && fc[len(fc)-1] == 9
 	})
@@ -116,13 +116,13 @@ func TestKillWhileBrokerDown(t *testing.T) {
 
 	// Killed with the broker up: the broker publishes the will.
 	status := subscribe(t, b.URL(), "status", "smarty/status", false)
-	status.waitFor(t, "online", func(m []received) bool { r, _ := lastOf(m, "smarty/status"); return r.Payload == "online" })
+	status.WaitFor(t, "online", func(m []received) bool { r, _ := lastOf(m, "smarty/status"); return r.Payload == "online" })
 	kill(t, h)
-	status.waitFor(t, "the last will", func(m []received) bool { r, _ := lastOf(m, "smarty/status"); return r.Payload == "offline" })
+	status.WaitFor(t, "the last will", func(m []received) bool { r, _ := lastOf(m, "smarty/status"); return r.Payload == "offline" })
 
 	// A new run with the same directory does not send 1 to 9 again.
 	h = startHelper(t, b.URL(), queue, 10, 10)
-	m = sub.waitFor(t, "telegram 10", func(m []received) bool {
+	m = sub.WaitFor(t, "telegram 10", func(m []received) bool {
 		fc := frameCounters(t, m)
 		return len(fc) > 0 && fc[len(fc)-1] == 10
 	})
