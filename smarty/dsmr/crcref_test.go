@@ -43,3 +43,28 @@ func TestChecksumMatchesBitwise(t *testing.T) {
 		t.Errorf("Checksum(123456789) = %04X, want BB3D", got)
 	}
 }
+
+// TestChecksumPieces splits the real telegram at every byte: the checksum
+// of the two pieces must be that of the whole, which is CFDE.
+func TestChecksumPieces(t *testing.T) {
+	data := readFile(t, "../../testdata/smarty-2018.txt")
+	data = data[:len(data)-len("CFDE\r\n")] // from '/' through '!'
+	if got := Checksum(data); got != 0xCFDE {
+		t.Fatalf("Checksum = %04X, want CFDE", got)
+	}
+	for i := range data {
+		if got := UpdateChecksum(Checksum(data[:i]), data[i:]); got != 0xCFDE {
+			t.Fatalf("split at %d: %04X, want CFDE", i, got)
+		}
+	}
+	// Every start and length up to 40 bytes, so that each of the loop's
+	// paths (16 bytes, 8 bytes, single bytes) meets every alignment.
+	for i := range 40 {
+		for n := range 40 {
+			p := data[i : i+n]
+			if got, want := Checksum(p), crcBitwise(p); got != want {
+				t.Fatalf("data[%d:%d]: %04X, want %04X", i, i+n, got, want)
+			}
+		}
+	}
+}

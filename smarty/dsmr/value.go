@@ -230,8 +230,9 @@ func (d Decimal) MarshalText() ([]byte, error) { return d.AppendText(nil), nil }
 // MarshalJSON writes d as a JSON number with its decimals kept.
 func (d Decimal) MarshalJSON() ([]byte, error) { return d.AppendText(nil), nil }
 
-// parseNumber reads [-]digits[.digits][*unit]. At most 18 digits, so that
-// the coefficient fits an int64.
+// parseNumber reads [-]digits[.digits][*unit]. At most 18 significant
+// digits, so that the coefficient fits an int64, and 18 decimals; leading
+// zeros, which meters send to fill a fixed width, do not count.
 func parseNumber(b []byte) (d Decimal, unit []byte, ok bool) {
 	i := 0
 	neg := false
@@ -240,17 +241,20 @@ func parseNumber(b []byte) (d Decimal, unit []byte, ok bool) {
 		i++
 	}
 	var coef int64
-	digits, scale := 0, 0
+	digits, significant, scale := 0, 0, 0
 	seenDot := false
 	for ; i < len(b); i++ {
 		c := b[i]
 		if c >= '0' && c <= '9' {
 			coef = coef*10 + int64(c-'0')
 			digits++
+			if coef != 0 {
+				significant++
+			}
 			if seenDot {
 				scale++
 			}
-			if digits > 18 {
+			if significant > 18 || scale > 18 {
 				return Decimal{}, nil, false
 			}
 			continue
