@@ -7,9 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
@@ -179,3 +181,22 @@ func (o *scriptedOpener) open(_ context.Context, device string) (io.ReadCloser, 
 
 // isReal reports whether a telegram is the real one.
 func isReal(t testing.TB, got []byte) bool { return bytes.Equal(got, realTelegram(t)) }
+
+// waitBlockedIn waits until a goroutine is blocked in a function whose name
+// contains fn, so that a test knows a read has started to wait before it
+// interrupts it.
+func waitBlockedIn(t *testing.T, fn string) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	buf := make([]byte, 1<<20)
+	for time.Now().Before(deadline) {
+		n := runtime.Stack(buf, true)
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, fn) && (strings.Contains(g, "[syscall") || strings.Contains(g, "[IO wait") || strings.Contains(g, "[select")) {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("no goroutine blocked in %s", fn)
+}

@@ -27,6 +27,8 @@ type Watchdog struct {
 // its own, when timeout passes without a Kick. It starts running at once.
 func NewWatchdog(timeout time.Duration, bark func()) *Watchdog {
 	w := &Watchdog{timeout: timeout, bark: bark}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.timer = time.AfterFunc(timeout, w.fire)
 	return w
 }
