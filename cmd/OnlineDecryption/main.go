@@ -20,11 +20,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/golang/glog"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
 
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	dev := cli.AddDeviceFlags(fset)
 	kind := cli.AddFormatFlag(fset)
 	count := cli.AddCountFlag(fset, "stop after `n` telegrams (0: run until interrupted)")
+	timeout := fset.Duration("timeout", live.DefaultTimeout, "close and reopen a device that sends no complete frame for this long (0: never)")
+	wait := fset.Bool("wait", false, "wait for a device that is not there yet at start (a service started before the\nUSB cable or the network adapter is ready) instead of stopping with an error")
 	if err := cli.Parse(fset, args); err != nil {
 		return err
 	}
@@ -73,7 +77,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		glog.Warningf("no key given: only plain telegrams can be read (%s)", cli.NoKeyHint)
 	}
 
-	src, err := open(ctx, dev.Device, func(r io.Reader) *smarty.Reader { return keys.NewReader(r, c) })
+	if *timeout < 0 {
+		return cli.Usagef("-timeout %v: must be 0 (never) or more", *timeout)
+	}
+	if *timeout == 0 {
+		*timeout = -1 // live: never
+	}
+	src, err := open(ctx, dev.Device, *wait, *timeout, func(r io.Reader) *smarty.Reader { return keys.NewReader(r, c) })
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -81,6 +91,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return deviceError(err)
 	}
 	defer src.Close()
+	go src.ReportEvery(ctx, live.DefaultReportInterval)
 
 	w := format.NewWriter(stdout, *kind)
 	decoded, authFailures := 0, 0
@@ -108,7 +119,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if ctx.Err() != nil {
 				return nil // Ctrl-C: a clean end
 			}
-			if err == io.EOF {
+			if err == io.EOF || errors.Is(err, live.ErrClosed) {
 				return nil // a file given as -device has ended
 			}
 			return deviceError(err)
@@ -148,42 +159,35 @@ func listPorts(stdout, stderr io.Writer) error {
 	return nil
 }
 
-// source is where telegrams come from: the device, read with the Reader
-// newReader makes.
-type source interface {
-	Next(ctx context.Context) (*smarty.Message, error)
-	Close() error
-}
-
-// open opens the device once; a device that fails ends the command.
-func open(ctx context.Context, device string, newReader func(io.Reader) *smarty.Reader) (source, error) {
-	s, err := smarty.Open(ctx, device)
-	if err != nil {
-		return nil, err
-	}
-	glog.Infof("reading %s", device)
-	return &direct{src: s, r: newReader(s)}, nil
-}
-
-type direct struct {
-	src     *smarty.Source
-	r       *smarty.Reader
-	tracker smarty.Tracker
-}
-
-func (d *direct) Next(ctx context.Context) (*smarty.Message, error) {
-	m, err := d.r.Next()
-	if err == nil {
-		for _, e := range d.tracker.Observe(m) {
-			glog.Warningf("%s (telegram at byte %d)", e, e.Offset)
+// open returns the stream of telegrams from device, which reopens the
+// device whenever it fails (a USB cable unplugged, a network adapter
+// restarted) and reopens a device silent for timeout. Unless wait is set,
+// the device is opened once first, so that a device that is not there, or
+// that this user may not open, is one clear error at start.
+func open(ctx context.Context, device string, wait bool, timeout time.Duration, newReader func(io.Reader) *smarty.Reader) (*live.Stream, error) {
+	var first io.ReadCloser
+	if !wait {
+		src, err := smarty.Open(ctx, device)
+		if err != nil {
+			return nil, err
 		}
+		first = src
 	}
-	return m, err
-}
-
-func (d *direct) Close() error {
-	st := d.r.Stats()
-	glog.Infof("%s at exit: telegrams %d, failed %d, bytes read %d, skipped %d; %s",
-		d.src.Device(), st.Frames, st.Errors, st.BytesRead, st.Skipped, d.tracker.Counts())
-	return d.src.Close()
+	opener := func(ctx context.Context, device string) (io.ReadCloser, error) {
+		if first != nil {
+			src := first
+			first = nil
+			return src, nil
+		}
+		return live.OpenDevice(ctx, device)
+	}
+	return live.New(live.Config{
+		Device:    device,
+		Open:      opener,
+		NewReader: newReader,
+		Timeout:   timeout,
+		Infof:     glog.Infof,
+		Warnf:     glog.Warningf,
+		Debugf:    glog.V(1).Infof,
+	}), nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -478,4 +479,148 @@ type firstWrite struct {
 func (w *firstWrite) Write(p []byte) (int, error) {
 	w.once.Do(func() { close(w.seen) })
 	return len(p), nil
+}
+
+// simProcess runs the simulator binary until stop is called, and returns
+// the first line it printed.
+func simProcess(t *testing.T, args ...string) (first string, stop func()) {
+	t.Helper()
+	cmd := exec.Command(simulator(t), args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	l, _ := bufio.NewReader(out).ReadString('\n')
+	go io.Copy(io.Discard, out)
+	return strings.TrimSpace(l), stop
+}
+
+// freeAddr returns a loopback address nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestReconnect: the network adapter goes away and comes back (the
+// simulator is stopped and another one started on the same port);
+// OnlineDecryption carries on by itself with the new one's telegrams.
+func TestReconnect(t *testing.T) {
+	addr := freeAddr(t)
+	const step = 20 * time.Millisecond
+	common := []string{"-key", keyHex, "-listen", addr, "-interval", step.String(), "-start", start}
+	device, stop1 := simProcess(t, append(common, "-seed", "31")...)
+	stdout := &lineWatcher{seen: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	const n = 10
+	go func() {
+		done <- run(ctx, []string{"-key", keyHex, "-device", device, "-count", fmt.Sprint(n)}, nil, stdout, io.Discard)
+	}()
+	select {
+	case <-stdout.seen:
+	case <-time.After(hangGuard):
+		t.Fatal("no telegram from the first simulator")
+	}
+	stop1()
+	simProcess(t, append(common, "-seed", "32")...)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("OnlineDecryption did not come back")
+	}
+	got := splitTelegrams(stdout.bytes())
+	if len(got) != n {
+		t.Fatalf("%d telegrams, want %d", len(got), n)
+	}
+	from31, from32 := expected(t, 31, step, 20_000), expected(t, 32, step, 20_000)
+	k := 0
+	for k < len(got) && indexOf(from31, got[k]) >= 0 {
+		k++
+	}
+	if k == 0 || k == n {
+		t.Fatalf("%d telegrams from the first simulator, want some but not all", k)
+	}
+	checkSequence(t, got[:k], from31)
+	checkSequence(t, got[k:], from32)
+}
+
+// TestWait: with -wait, a device that is not there yet at start is waited
+// for; without it, that is an error at once.
+func TestWait(t *testing.T) {
+	addr := freeAddr(t)
+	r := runOnline(t, context.Background(), "-key", keyHex, "-device", "tcp://"+addr, "-count", "1")
+	if r.status != 1 || !strings.Contains(r.exit, "connection refused") {
+		t.Errorf("without -wait: status %d, %q", r.status, r.exit)
+	}
+	stdout := &lineWatcher{seen: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"-key", keyHex, "-device", "tcp://" + addr, "-count", "2", "-wait"}, nil, stdout, io.Discard)
+	}()
+	// The meter comes up after OnlineDecryption has started (usually
+	// after its first attempt was refused; the test cannot see that).
+	simProcess(t, "-key", keyHex, "-listen", addr, "-interval", "20ms")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("-wait did not pick up the device")
+	}
+	if got := splitTelegrams(stdout.bytes()); len(got) != 2 {
+		t.Errorf("%d telegrams, want 2", len(got))
+	}
+}
+
+func indexOf(all [][]byte, b []byte) int {
+	for i, x := range all {
+		if bytes.Equal(x, b) {
+			return i
+		}
+	}
+	return -1
+}
+
+// lineWatcher collects what is written to it and closes seen at the first
+// write.
+type lineWatcher struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *lineWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.once.Do(func() { close(w.seen) })
+	return w.buf.Write(p)
+}
+
+func (w *lineWatcher) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]byte(nil), w.buf.Bytes()...)
 }
