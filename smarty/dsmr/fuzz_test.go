@@ -38,6 +38,10 @@ func FuzzParse(f *testing.F) {
 		if err != nil && !errors.Is(err, ErrSyntax) && !errors.Is(err, ErrCRC) {
 			t.Fatalf("error %v wraps neither ErrSyntax nor ErrCRC", err)
 		}
+		var se *SyntaxError
+		if errors.As(err, &se) && (se.Msg == "malformed line" || se.Offset < 0 || se.Offset > len(data) || se.Line < 1) {
+			t.Fatalf("scan and explain disagree, or the position is off: %v", err)
+		}
 		got := resultOf(tg, err)
 		if want := refParse(data); !got.equal(want) {
 			t.Fatalf("Parse and the reference parser disagree on %q\nParse (error %v):\n%v\nreference:\n%v", data, err, got, want)

@@ -199,6 +199,9 @@ func (r refResult) equal(s refResult) bool {
 func checkAgainstReference(t *testing.T, data []byte) {
 	t.Helper()
 	tg, err := Parse(data)
+	if se := (*SyntaxError)(nil); errors.As(err, &se) && se.Msg == "malformed line" {
+		t.Fatalf("scan found a fault in %q that explain could not name", data)
+	}
 	got, want := resultOf(tg, err), refParse(data)
 	if !got.equal(want) {
 		t.Fatalf("Parse and the reference parser disagree on %q\nParse (error %v):\n%v\nreference:\n%v", data, err, got, want)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 )
 
@@ -165,6 +166,9 @@ func (t *Telegram) parse() error {
 	if n == 0 {
 		return t.errorf(0, "empty input: a telegram starts with '/'")
 	}
+	if n > maxSize {
+		return t.errorf(0, "%d bytes are too many for a telegram (at most %d)", n, maxSize)
+	}
 	// b is the telegram followed by padding; UnmarshalText made room for it.
 	b := append(t.raw, padding[:]...)
 	if b[0] != '/' {
@@ -177,7 +181,8 @@ func (t *Telegram) parse() error {
 	for {
 		for i+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[i:])
-			// High bit of a byte < 0x20, or >= 0x7F.
+			// The high bit of each byte < 0x20 or >= 0x7F; a borrow or
+			// carry can set more above the first, never below it.
 			if m := ((w-0x20*ones)&^w | (w + ones) | w) & highs; m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
@@ -205,10 +210,10 @@ func (t *Telegram) parse() error {
 		t.lastHeader = t.header
 	}
 
-	recs, values, end, err := t.scan(b, i, t.recs[:0], t.values[:0])
+	recs, values, end, ok := scan(b, i, t.recs[:0], t.values[:0])
 	t.recs, t.values = recs, values
-	if err != nil {
-		return err
+	if !ok {
+		return t.explain(b, end, len(recs) > 0)
 	}
 	t.objects = buildObjects(t.objects[:0], recs, values)
 	return t.parseEnd(end)
@@ -224,37 +229,36 @@ type objRec struct {
 	first int32
 }
 
+// maxSize is the length of the longest telegram UnmarshalText accepts, so
+// that objRec.first cannot overflow. Real telegrams are 0.5 to 2 KB.
+const maxSize = math.MaxInt32
+
 // scan reads the object lines of b from i, b[i] being the end of the
 // identification line, and returns the position of the final '!'. b is the
 // telegram followed by padding.
-func (t *Telegram) scan(b []byte, i int, recs []objRec, values []Value) ([]objRec, []Value, int, error) {
-	n := len(b) - len(padding)
+//
+// scan only tells good from bad: at the first fault it returns ok false
+// and a position in the faulty line, and explain finds out what is wrong.
+// That keeps the loop small enough for the compiler to hold its state in
+// registers.
+func scan(b []byte, i int, recs []objRec, values []Value) (_ []objRec, _ []Value, end int, ok bool) {
 	for {
-		c := b[i]
-		if c == '\r' || c == '\n' {
-			i++
-			continue
-		}
-		if c-'0' <= 9 {
+		if c := b[i]; c-'0' <= 9 {
 			// The OBIS code A-B:C.D.E, each group 0 to 255, packed into
 			// code one group per byte as it is read.
-			start := i
 			var code uint64
 			k := uint(0)
 			// Fast path for A and B of one digit each, as in nearly every
 			// code: check "d-d:" in one 4-byte load.
-			if i+4 <= len(b) {
-				w := binary.LittleEndian.Uint32(b[i:])
-				if w&0xFFF0FFF0 == ':'<<24|'0'<<16|'-'<<8|'0' && (w+0x00060006)&0x00F000F0 == 0x00300030 {
-					code = uint64(w&0xF)<<8 | uint64(w>>16&0xF)
-					k = 2
-					i += 4
-				}
+			if w := binary.LittleEndian.Uint32(b[i:]); w&0xFFF0FFF0 == ':'<<24|'0'<<16|'-'<<8|'0' && (w+0x00060006)&0x00F000F0 == 0x00300030 {
+				code = uint64(w&0xF)<<8 | uint64(w>>16&0xF)
+				k = 2
+				i += 4
 			}
 			for ; ; k++ {
 				v := uint(b[i] - '0')
 				if v > 9 {
-					return recs, values, 0, t.unexpected(i, "in an OBIS code, where a digit belongs")
+					goto bad
 				}
 				i++
 				if d := uint(b[i] - '0'); d <= 9 {
@@ -266,39 +270,35 @@ func (t *Telegram) scan(b []byte, i int, recs []objRec, values []Value) ([]objRe
 					}
 				}
 				if v > 255 || b[i]-'0' <= 9 {
-					return recs, values, 0, t.errorf(start, "malformed OBIS code: a group has more than three digits or is larger than 255")
+					goto bad
 				}
 				code = code<<8 | uint64(v)
 				if k == 4 {
 					break
 				}
 				if b[i] != byte(obisSeparators>>(8*k)) {
-					return recs, values, 0, t.unexpected(i, fmt.Sprintf("in an OBIS code, where %q belongs", byte(obisSeparators>>(8*k))))
+					goto bad
 				}
 				i++
 			}
 			if b[i] != '(' {
-				return recs, values, 0, t.unexpected(i, fmt.Sprintf("after the OBIS code %s, where its first '(' belongs", unpackOBIS(code)))
+				goto bad
 			}
 			recs = append(recs, objRec{code, int32(len(values))})
-		} else if c == '(' {
+		} else if c == '\r' || c == '\n' {
+			i++
+			continue
+		} else if c == '!' {
+			return recs, values, i, true
+		} else if c != '(' || len(recs) == 0 {
 			// A line that starts with a group continues the object before
 			// it, as the old M-Bus form 0-1:24.3.0 does.
-			if len(recs) == 0 {
-				return recs, values, 0, t.errorf(i, "value without an OBIS code")
-			}
-		} else if c == '!' {
-			return recs, values, i, nil
-		} else if i == n {
-			return recs, values, 0, t.errorf(i, "the telegram ends without the final '!' line: it was cut short")
-		} else {
-			return recs, values, 0, t.unexpected(i, "at the start of a line, where an OBIS code, '(' or the final '!' belongs")
+			goto bad
 		}
 
 		// One or more groups: b[i] is '('.
 		for {
-			start := i + 1
-			j := start
+			j := i + 1
 			// Two bytes per step: on telegrams, this beats both one byte
 			// per step and eight (SWAR), whose result comes too late for
 			// the next line.
@@ -309,30 +309,89 @@ func (t *Telegram) scan(b []byte, i int, recs []objRec, values []Value) ([]objRe
 				j++
 			}
 			if b[j] != ')' {
-				switch {
-				case j == n:
-					return recs, values, 0, t.errorf(i, "unbalanced '(': the telegram ends inside this value, without ')' and the final '!' line")
-				case b[j] == '(':
-					return recs, values, 0, t.errorf(i, "unbalanced '(': another '(' at byte %d comes before its ')'", j)
-				case b[j] == '\r' || b[j] == '\n':
-					return recs, values, 0, t.errorf(i, "unbalanced '(': the line ends at byte %d before its ')'", j)
-				}
-				return recs, values, 0, t.unexpected(j, "inside a value (only printable ASCII is allowed)")
+				goto bad
 			}
-			values = append(values, Value{raw: b[start:j:j]})
+			values = append(values, Value{raw: b[i+1 : j : j]})
 			i = j + 1
 			if b[i] != '(' {
 				break
 			}
 		}
-		if i+1 < len(b) && binary.LittleEndian.Uint16(b[i:]) == '\n'<<8|'\r' {
+		if binary.LittleEndian.Uint16(b[i:]) == '\n'<<8|'\r' {
 			i += 2
 			continue
 		}
-		if b[i] != '\r' && b[i] != '\n' {
-			return recs, values, 0, t.unexpected(i, "after a value, where '(' or the end of the line belongs")
+		if b[i] == '\r' || b[i] == '\n' {
+			continue
 		}
+	bad:
+		return recs, values, i, false
 	}
+}
+
+// explain returns the error in the line that holds b[i], which scan found
+// bad; hasObject tells whether an object came before the line. It is scan
+// again, slowly, with a message for every fault.
+func (t *Telegram) explain(b []byte, i int, hasObject bool) *SyntaxError {
+	n := len(b) - len(padding)
+	for i > 0 && b[i-1] != '\r' && b[i-1] != '\n' {
+		i--
+	}
+	switch c := b[i]; {
+	case c >= '0' && c <= '9':
+		start := i
+		for k := range 5 {
+			if b[i] < '0' || b[i] > '9' {
+				return t.unexpected(i, "in an OBIS code, where a digit belongs")
+			}
+			v := 0
+			for d := 0; b[i] >= '0' && b[i] <= '9'; d++ {
+				if v = v*10 + int(b[i]-'0'); d == 3 || v > 255 {
+					return t.errorf(start, "malformed OBIS code: a group has more than three digits or is larger than 255")
+				}
+				i++
+			}
+			if sep := byte(obisSeparators >> (8 * k)); k < 4 && b[i] != sep {
+				return t.unexpected(i, fmt.Sprintf("in an OBIS code, where %q belongs", sep))
+			} else if k < 4 {
+				i++
+			}
+		}
+		if b[i] != '(' {
+			return t.unexpected(i, fmt.Sprintf("after the OBIS code %s, where its first '(' belongs", t.raw[start:i]))
+		}
+	case c == '(':
+		if !hasObject {
+			return t.errorf(i, "value without an OBIS code")
+		}
+	case i == n:
+		return t.errorf(i, "the telegram ends without the final '!' line: it was cut short")
+	default:
+		return t.unexpected(i, "at the start of a line, where an OBIS code, '(' or the final '!' belongs")
+	}
+	for b[i] == '(' {
+		j := i + 1
+		for valueByte[b[j]] {
+			j++
+		}
+		switch {
+		case b[j] == ')':
+			i = j + 1
+			continue
+		case j == n:
+			return t.errorf(i, "unbalanced '(': the telegram ends inside this value, without ')' and the final '!' line")
+		case b[j] == '(':
+			return t.errorf(i, "unbalanced '(': another '(' at byte %d comes before its ')'", j)
+		case b[j] == '\r' || b[j] == '\n':
+			return t.errorf(i, "unbalanced '(': the line ends at byte %d before its ')'", j)
+		}
+		return t.unexpected(j, "inside a value (only printable ASCII is allowed)")
+	}
+	if b[i] != '\r' && b[i] != '\n' {
+		return t.unexpected(i, "after a value, where '(' or the end of the line belongs")
+	}
+	// Not reached: scan found a fault in this line.
+	return t.errorf(i, "malformed line")
 }
 
 // obisSeparators holds the separators of A-B:C.D.E, one per byte, lowest
@@ -346,10 +405,6 @@ var valueByte = func() (c [256]bool) {
 	}
 	return c
 }()
-
-func unpackOBIS(code uint64) OBIS {
-	return OBIS{uint8(code >> 32), uint8(code >> 24), uint8(code >> 16), uint8(code >> 8), uint8(code)}
-}
 
 // buildObjects appends the objects of recs to objects, each with its values.
 func buildObjects(objects []Object, recs []objRec, values []Value) []Object {
