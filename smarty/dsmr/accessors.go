@@ -2,7 +2,6 @@ package dsmr
 
 import (
 	"math"
-	"strconv"
 	"time"
 )
 
@@ -249,6 +248,9 @@ type MBusDevice struct {
 // The result is newly allocated and may be kept.
 func (t *Telegram) MBus() []MBusDevice {
 	var devs []MBusDevice
+	if t.hasMBus() {
+		devs = make([]MBusDevice, 0, 4)
+	}
 	get := func(ch uint8) *MBusDevice {
 		for k := range devs {
 			if devs[k].Channel == int(ch) {
@@ -266,7 +268,7 @@ func (t *Telegram) MBus() []MBusDevice {
 		switch code := o.OBIS.WithChannel(0); code {
 		case OBIS{0, 0, 24, 1, 0}:
 			d := get(o.OBIS.B)
-			if n, err := strconv.Atoi(o.Values[0].String()); err == nil {
+			if n, ok := o.Values[0].int(); ok {
 				d.Type = n
 			}
 		case OBIS{0, 0, 96, 1, 0}, OBIS{0, 0, 96, 1, 1}:
@@ -286,12 +288,12 @@ func (t *Telegram) MBus() []MBusDevice {
 			}
 		case OBIS{0, 0, 24, 4, 0}:
 			d := get(o.OBIS.B)
-			if n, err := strconv.Atoi(o.Values[0].String()); err == nil {
+			if n, ok := o.Values[0].int(); ok {
 				d.Valve = n
 			}
 		case OBIS{0, 0, 96, 3, 10}:
 			d := get(o.OBIS.B)
-			if n, err := strconv.Atoi(o.Values[0].String()); err == nil {
+			if n, ok := o.Values[0].int(); ok {
 				d.Breaker = n
 			}
 		}
@@ -309,6 +311,16 @@ func (t *Telegram) MBus() []MBusDevice {
 	}
 	sortDevices(devs)
 	return devs
+}
+
+// hasMBus reports whether t has an object of an M-Bus channel.
+func (t *Telegram) hasMBus() bool {
+	for k := range t.objects {
+		if b := t.objects[k].OBIS.B; t.objects[k].OBIS.A == 0 && b >= 1 && b <= 4 {
+			return true
+		}
+	}
+	return false
 }
 
 func sortDevices(d []MBusDevice) {
@@ -333,8 +345,8 @@ func (t *Telegram) PowerFailures() (log []PowerFailure, ok bool) {
 	if o == nil || len(o.Values) < 2 {
 		return nil, false
 	}
-	n, err := strconv.Atoi(o.Values[0].String())
-	if err != nil || n < 0 || len(o.Values) != 2+2*n {
+	n, isInt := o.Values[0].int()
+	if !isInt || len(o.Values) != 2+2*n {
 		return nil, false
 	}
 	log = make([]PowerFailure, 0, n)

@@ -165,6 +165,22 @@ func (v Value) Text() (string, bool) {
 	return string(out), true
 }
 
+// int returns the value of a count such as "003" or "00069": one to nine
+// decimal digits, nothing else.
+func (v Value) int() (int, bool) {
+	if len(v.raw) == 0 || len(v.raw) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range v.raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
 // Decimal is an exact fixed-point number as meters send them: the value is
 // Coef / 10^Scale. 000006.695 is {6695, 3}, -063 is {-63, 0}.
 type Decimal struct {

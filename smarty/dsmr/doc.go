@@ -1,0 +1,47 @@
+// Package dsmr parses the plain-text telegrams that smart meters send on
+// their P1 port: Luxembourg's Smarty, and the Dutch and Belgian DSMR 2.2 to
+// 5 and e-MUCS meters, which share the grammar. It knows nothing about the
+// encrypted envelope around Smarty telegrams (see package smarty) nor about
+// serial ports: it takes the bytes of one telegram.
+//
+// A telegram is an identification line, one object per line and a checksum:
+//
+//	/Lux5\253663629_D
+//
+//	1-3:0.2.8(42)
+//	0-0:1.0.0(180130102122W)
+//	0-0:42.0.0(53414731303330373030313134303034)
+//	1-0:1.8.0(000006.695*kWh)
+//	1-1:31.4.0(100*A)(-063*A)
+//	0-1:24.2.1(200706103140S)(00000.006*m3)
+//	!CFDE
+//
+// Parse, or UnmarshalText on a Telegram that is reused from one telegram to
+// the next, checks the grammar and the CRC-16 after '!' and gives the
+// objects in telegram order, each with its OBIS code and every bracketed
+// group, unknown codes included:
+//
+//	t, err := dsmr.Parse(data)
+//	switch {
+//	case errors.Is(err, dsmr.ErrCRC): // damaged on the way; t holds the content
+//	case err != nil: // a *SyntaxError with the byte offset and line
+//	}
+//	for _, o := range t.Objects() {
+//		d, unit, ok := o.Decimal() // 6.695 "kWh" for 1-0:1.8.0
+//		...
+//	}
+//
+// A Value interprets one group: Decimal (an exact fixed-point number and its
+// unit, which older firmware leaves out), Time (S/W timestamps in the
+// CET/CEST rules of Luxembourg, Belgium and the Netherlands, without a time
+// zone database; placeholders such as 632525252525S are "no time"), Text
+// (hex-encoded text such as the meter id), OBIS. Lookup names the codes the
+// catalogue knows, and the Telegram accessors read what programs need most:
+// MeterID, Time, EnergyImport, PowerImport, Voltage, Current, MBus for the
+// gas, water and heat meters on channels 1 to 4, PowerFailures.
+//
+// Parsing into a Telegram that is reused allocates nothing in the steady
+// state; the Objects and Values of a telegram are valid until the next
+// parse into the same Telegram (Clone keeps one). Bad input never panics,
+// and the memory a Telegram uses grows linearly with its input.
+package dsmr
