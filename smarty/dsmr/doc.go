@@ -4,7 +4,8 @@
 // encrypted envelope around Smarty telegrams (see package smarty) nor about
 // serial ports: it takes the bytes of one telegram.
 //
-// A telegram is an identification line, one object per line and a checksum:
+// A telegram is an identification line, one object per line and a checksum
+// (shortened here from a real one):
 //
 //	/Lux5\253663629_D
 //
