@@ -148,11 +148,15 @@ func (t *Telegram) errorf(off int, format string, args ...any) *SyntaxError {
 	return &SyntaxError{Offset: off, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-// unexpected reports the byte at off, which is not allowed where it is; off
-// may be the end of the telegram.
-func (t *Telegram) unexpected(off int, where string) *SyntaxError {
+// unexpected reports the byte at off, which is not allowed where it is
+// ("in an OBIS code"); what tells what belongs there instead. off may be
+// the end of the telegram.
+func (t *Telegram) unexpected(off int, where, what string) *SyntaxError {
 	if off >= len(t.raw) {
 		return t.errorf(off, "the telegram ends %s, without the final '!' line: it was cut short", where)
+	}
+	if what != "" {
+		return t.errorf(off, "unexpected %s %s, where %s belongs", quoteByte(t.raw[off]), where, what)
 	}
 	return t.errorf(off, "unexpected %s %s", quoteByte(t.raw[off]), where)
 }
@@ -199,7 +203,7 @@ func (t *Telegram) parse() error {
 	}
 	switch {
 	case b[i] != '\r' && b[i] != '\n':
-		return t.unexpected(i, "in the identification line")
+		return t.unexpected(i, "in the identification line", "")
 	case i == 1:
 		return t.errorf(i, "empty identification line")
 	}
@@ -342,7 +346,7 @@ func (t *Telegram) explain(b []byte, i int, hasObject bool) *SyntaxError {
 		start := i
 		for k := range 5 {
 			if b[i] < '0' || b[i] > '9' {
-				return t.unexpected(i, "in an OBIS code, where a digit belongs")
+				return t.unexpected(i, "in an OBIS code", "a digit")
 			}
 			v := 0
 			for d := 0; b[i] >= '0' && b[i] <= '9'; d++ {
@@ -352,13 +356,13 @@ func (t *Telegram) explain(b []byte, i int, hasObject bool) *SyntaxError {
 				i++
 			}
 			if sep := byte(obisSeparators >> (8 * k)); k < 4 && b[i] != sep {
-				return t.unexpected(i, fmt.Sprintf("in an OBIS code, where %q belongs", sep))
+				return t.unexpected(i, "in an OBIS code", fmt.Sprintf("%q", sep))
 			} else if k < 4 {
 				i++
 			}
 		}
 		if b[i] != '(' {
-			return t.unexpected(i, fmt.Sprintf("after the OBIS code %s, where its first '(' belongs", t.raw[start:i]))
+			return t.unexpected(i, fmt.Sprintf("after the OBIS code %s", t.raw[start:i]), "its first '('")
 		}
 	case c == '(':
 		if !hasObject {
@@ -367,7 +371,7 @@ func (t *Telegram) explain(b []byte, i int, hasObject bool) *SyntaxError {
 	case i == n:
 		return t.errorf(i, "the telegram ends without the final '!' line: it was cut short")
 	default:
-		return t.unexpected(i, "at the start of a line, where an OBIS code, '(' or the final '!' belongs")
+		return t.unexpected(i, "at the start of a line", "an OBIS code, '(' or the final '!'")
 	}
 	for b[i] == '(' {
 		j := i + 1
@@ -385,10 +389,10 @@ func (t *Telegram) explain(b []byte, i int, hasObject bool) *SyntaxError {
 		case b[j] == '\r' || b[j] == '\n':
 			return t.errorf(i, "unbalanced '(': the line ends at byte %d before its ')'", j)
 		}
-		return t.unexpected(j, "inside a value (only printable ASCII is allowed)")
+		return t.unexpected(j, "inside a value (only printable ASCII is allowed)", "")
 	}
 	if b[i] != '\r' && b[i] != '\n' {
-		return t.unexpected(i, "after a value, where '(' or the end of the line belongs")
+		return t.unexpected(i, "after a value", "'(' or the end of the line")
 	}
 	// Not reached: scan found a fault in this line.
 	return t.errorf(i, "malformed line")
@@ -474,6 +478,12 @@ func unhex(c byte) int {
 }
 
 func quoteByte(c byte) string {
+	switch c {
+	case '\r':
+		return "line end (CR)"
+	case '\n':
+		return "line end (LF)"
+	}
 	if c >= 0x20 && c < 0x7F {
 		return fmt.Sprintf("%q", rune(c))
 	}
