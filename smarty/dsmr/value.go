@@ -26,10 +26,12 @@ const (
 	// KindEmpty is the empty group "()".
 	KindEmpty Kind = iota
 	// KindNumber is a decimal number with an optional unit: "000006.695*kWh",
-	// "-063*A", "00099".
+	// "-063*A", "00099". At most 18 significant digits and 18 decimals.
 	KindNumber
 	// KindTime is a timestamp YYMMDDhhmmssX with X = S (summer) or W
-	// (winter), including the placeholders meters send for "no time".
+	// (winter), including the placeholders meters send for "no time"; or,
+	// from DSMR 2.2 and 3 meters, the twelve digits alone when they make a
+	// valid time (see IsPlaceholder).
 	KindTime
 	// KindOBIS is an OBIS code used as a value, as in the power-failure log.
 	KindOBIS
@@ -56,9 +58,10 @@ func (v Value) String() string { return string(v.raw) }
 // IsEmpty reports whether the group is "()".
 func (v Value) IsEmpty() bool { return len(v.raw) == 0 }
 
-// Kind classifies the value's text. A hex-encoded text made only of digits
-// classifies as a number when it is short enough to be one; whether an
-// object holds text is a property of the object (see Object.IsText).
+// Kind classifies the value's text, trying the kinds in the order they are
+// declared. A hex-encoded text made only of digits classifies as a number
+// when it is short enough to be one; whether an object holds text is a
+// property of the object (see Object.IsText).
 func (v Value) Kind() Kind {
 	switch {
 	case len(v.raw) == 0:
