@@ -1,0 +1,252 @@
+package badinput
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"io"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+)
+
+// memoryMargin is how much more memory a flood of bad input may take than
+// a small dose of the same: a few times the reader's buffers and the
+// runtime's slack, and a small part of the flood itself.
+const memoryMargin = 16 << 20
+
+// flood is bad input repeated to a given size.
+type flood struct {
+	name string
+	unit func(m *maker, tb testing.TB) []byte
+	// slow floods cost the reader a frame's worth of work for every few
+	// bytes, and are run at a smaller size.
+	slow bool
+}
+
+func floods() []flood {
+	return []flood{
+		{"endless 0xDB", func(*maker, testing.TB) []byte { return bytes.Repeat([]byte{0xDB}, 64<<10) }, false},
+		{"random bytes", func(m *maker, tb testing.TB) []byte { return tableCases(tb, m, 1)[0].data }, false},
+		{"length 65535 headers", func(m *maker, tb testing.TB) []byte { return withLength(m, tb, 65535) }, false},
+		{"100 KB lines", func(m *maker, tb testing.TB) []byte {
+			for _, c := range tableCases(tb, m, 1) {
+				if c.name == "plain, 100 KB line" {
+					return c.data
+				}
+			}
+			tb.Fatal("no 100 KB line case")
+			return nil
+		}, false},
+		{"frames cut short", func(m *maker, tb testing.TB) []byte { return m.badFrame(tb)[:400] }, false},
+		// Each header announces a frame of nearly the largest size the
+		// reader accepts; it is examined, then the search goes on one
+		// byte after it, 21 bytes further: 16 KB of work per 21 bytes.
+		{"headers of 16 KB frames", func(m *maker, tb testing.TB) []byte { return withLength(m, tb, 16<<10-16) }, true},
+	}
+}
+
+// floodStream lays out a good frame, size bytes (rounded up to whole
+// units) of the flood, and a good frame, without making the flood: its
+// reader produces the bytes as they are read, so that the test holds
+// none of them.
+func floodStream(tb testing.TB, f flood, size int) (stream, func() io.Reader) {
+	m := newMaker()
+	unit := f.unit(m, tb)
+	s := m.build(tb, []badCase{{name: f.name, data: unit}})
+	n := (size + len(unit) - 1) / len(unit)
+	r := &s.regions[0]
+	before, after := s.data[:r.start], s.data[r.end:]
+	grow := int64(n-1) * int64(len(unit))
+	r.end += grow
+	s.goods[1].offset += grow
+	r.data = nil
+	s.data = nil
+	return s, func() io.Reader {
+		return io.MultiReader(bytes.NewReader(before), &repeatReader{unit: unit, left: n}, bytes.NewReader(after))
+	}
+}
+
+// repeatReader reads unit left times.
+type repeatReader struct {
+	unit []byte
+	left int
+	off  int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && r.left > 0 {
+		c := copy(p[n:], r.unit[r.off:])
+		n += c
+		if r.off += c; r.off == len(r.unit) {
+			r.off = 0
+			r.left--
+		}
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// heapPeak samples the heap in use until stop is called, and returns the
+// highest value seen.
+func heapPeak() (stop func() uint64) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-finished
+		return peak.Load()
+	}
+}
+
+func heapAfterGC() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// TestLiveMemory floods the live reader, through a pseudo-terminal, with
+// many times its buffer of each kind of bad input: the heap stays within
+// a margin that is smaller than the flood, and the good frame after the
+// flood is decoded.
+func TestLiveMemory(t *testing.T) {
+	for _, f := range floods() {
+		t.Run(f.name, func(t *testing.T) {
+			size := 32 << 20
+			switch {
+			case f.slow:
+				// About 4 s: the pty delivers the flood in small
+				// reads, each of which re-examines what is pending.
+				size = 128 << 10
+			case testing.Short():
+				size = 8 << 20
+			}
+			s, data := floodStream(t, f, size)
+			base := heapAfterGC()
+			// A memory limit makes the collector work to keep the heap
+			// under it: only memory the reader keeps can go past it.
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(base) + memoryMargin/2))
+			stop := heapPeak()
+			start := time.Now()
+			r := runLiveKeep(t, data(), s.goods[len(s.goods)-1].counter, 100)
+			peak := stop()
+			elapsed := time.Since(start)
+			checkLive(t, s, r)
+			t.Logf("%d MB in %s: heap %.1f MB before, peak %.1f MB, %d frame errors, %d bytes skipped",
+				(s.regions[0].end-s.regions[0].start)>>20, elapsed.Round(time.Millisecond), float64(base)/(1<<20), float64(peak)/(1<<20), r.nerrs, r.stats.Skipped)
+			if peak > base+memoryMargin {
+				t.Errorf("the heap grew from %d to %d bytes on %d bytes of %s: more than %d", base, peak, s.regions[0].end-s.regions[0].start, f.name, memoryMargin)
+			}
+		})
+	}
+}
+
+// TestOfflineMemory: OfflineDecryption's peak memory on a large flood of
+// bad input is that of a small one, give or take memoryMargin. Both run
+// with a memory limit (GOMEMLIMIT) under which the collector keeps the
+// garbage, so that what is compared is what the command keeps.
+func TestOfflineMemory(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("peak memory of a child process is read from Linux's rusage")
+	}
+	for _, f := range floods() {
+		t.Run(f.name, func(t *testing.T) {
+			large := 128 << 20
+			switch {
+			case f.slow:
+				large = 4 << 20
+			case testing.Short():
+				large = 32 << 20
+			}
+			var rss [2]int64
+			for i, size := range []int{1 << 20, large} {
+				s, data := floodStream(t, f, size)
+				dump := filepath.Join(t.TempDir(), "flood.bin")
+				writeFile(t, dump, data())
+				start := time.Now()
+				r := runOfflineFile(t, dump, "-v", "0")
+				if want := s.telegrams(); !bytes.Equal(r.stdout, want) {
+					t.Fatalf("%d MB: the good frames around the flood were not both decoded; stderr:\n%s", size>>20, tail(r.stderr))
+				}
+				rss[i] = r.maxRSS
+				t.Logf("%4d MB: peak RSS %.1f MB, %s; %s", size>>20, float64(r.maxRSS)/(1<<20),
+					time.Since(start).Round(time.Millisecond), firstLine(r.stderr))
+			}
+			if rss[1] > rss[0]+memoryMargin {
+				t.Errorf("peak RSS %d bytes on %d MB of %s, %d on 1 MB: it grows with the input", rss[1], large>>20, f.name, rss[0])
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, name string, r io.Reader) {
+	t.Helper()
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func firstLine(b []byte) string {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// TestDeadline is the guard of every run: a reader that hangs on a
+// silent device must fail the test rather than block it. A pty that stays
+// silent after a partial frame is read until the deadline of a short
+// context, which must end the read.
+func TestDeadline(t *testing.T) {
+	master, slave := rawPty(t)
+	m := newMaker()
+	if _, err := master.Write(m.badFrame(t)[:300]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	r := newLiveStream(slave.Name())
+	defer r.Close()
+	// The deadline closes the device, which ends the partial frame: it
+	// is reported as cut short, then the deadline.
+	_, err := r.Next(ctx)
+	if !errors.Is(err, smarty.ErrTruncated) {
+		t.Fatalf("Next on a silent device after a partial frame: %v, want the frame reported as cut short", err)
+	}
+	if _, err = r.Next(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Next on a silent device: %v, want the context's deadline", err)
+	}
+}
