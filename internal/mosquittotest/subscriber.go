@@ -20,6 +20,10 @@ type Message struct {
 	Topic    string
 	Payload  string
 	Retained bool
+	// Duplicate is the DUP flag: the broker sends this message again
+	// because it got no acknowledgement for it (after a broker restart,
+	// for instance); at QoS 1 the subscriber may have had it already.
+	Duplicate bool
 }
 
 // Subscriber is a test MQTT client that records what it receives.
@@ -41,10 +45,14 @@ func Subscribe(t testing.TB, url, clientID, filter string, persistent bool) *Sub
 		SetCleanSession(!persistent).SetAutoReconnect(persistent).
 		SetConnectRetry(persistent).SetConnectRetryInterval(50 * time.Millisecond).
 		SetMaxReconnectInterval(100 * time.Millisecond).SetProtocolVersion(4).
-		SetOrderMatters(true)
+		SetOrderMatters(true).SetAutoAckDisabled(true)
 	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+		// Acknowledge before recording: when a test has seen a message,
+		// its acknowledgement is on its way, ahead of anything the test
+		// publishes next (see Barrier).
+		m.Ack()
 		s.mu.Lock()
-		s.m = append(s.m, Message{m.Topic(), string(m.Payload()), m.Retained()})
+		s.m = append(s.m, Message{m.Topic(), string(m.Payload()), m.Retained(), m.Duplicate()})
 		s.mu.Unlock()
 	})
 	s.c = mqtt.NewClient(o)
@@ -83,14 +91,20 @@ func (s *Subscriber) WaitFor(t testing.TB, what string, cond func([]Message) boo
 }
 
 // Barrier publishes a marker from the subscriber's own connection and
-// waits for it to come back: the broker sends the retained messages of a
-// subscription before anything published after it, so once the marker is
-// in, every retained message is too. It returns the messages received so
-// far, without markers. The subscription's filter must match the marker
-// topic, zz-barrier/...; "#" does.
+// waits for it to come back. The broker handles what a connection sends in
+// order, so once the marker is back:
+//   - every retained message of the subscription has been received (the
+//     broker sends them when it handles the subscription);
+//   - the broker has the acknowledgement of every message received before
+//     Barrier was called, so a broker restart will not send them again.
+//
+// It returns the messages received so far, without markers.
 func (s *Subscriber) Barrier(t testing.TB) []Message {
 	t.Helper()
 	topic := "zz-barrier/" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	if tok := s.c.Subscribe(topic, 1, nil); !tok.WaitTimeout(WaitLimit) || tok.Error() != nil {
+		t.Fatalf("subscriber: subscribe: %v", tok.Error())
+	}
 	if tok := s.c.Publish(topic, 1, false, "x"); !tok.WaitTimeout(WaitLimit) || tok.Error() != nil {
 		t.Fatalf("subscriber: publish: %v", tok.Error())
 	}

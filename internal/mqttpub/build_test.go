@@ -316,3 +316,32 @@ func TestBackoff(t *testing.T) {
 		prevHigh = high
 	}
 }
+
+// TestBuilderRestore shows that a batch that was built but not delivered
+// leaves the builder as if only the delivered telegrams had been built.
+func TestBuilderRestore(t *testing.T) {
+	cfg := Config{Broker: "tcp://x", OnlyOnChange: true}
+	cfg.setDefaults()
+	b := builder{cfg: &cfg}
+	build := func(n int) []message {
+		r := reading(n)
+		tel, err := dsmr.Parse(r.Telegram)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := identityOf(&cfg, tel.MeterID())
+		return b.build(tel, &r, &id)
+	}
+	b.commit(build(0), reading(0).Received)
+	snap := b.snapshot()
+	m1 := build(1)
+	b.commit(m1, reading(1).Received)
+	m2 := build(2)
+	b.commit(m2, reading(2).Received)
+	// Telegram 1 was delivered, telegram 2 was not.
+	b.restore(snap)
+	b.commit(m1, reading(1).Received)
+	if diff := cmp.Diff(render(m2), render(build(2))); diff != "" {
+		t.Errorf("telegram 2 built again differs (-first +again):\n%s", diff)
+	}
+}

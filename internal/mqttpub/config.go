@@ -73,7 +73,9 @@ type Config struct {
 	ConnectTimeout, AckTimeout time.Duration
 	// Grace is how long Run keeps publishing queued telegrams after its
 	// context is cancelled (default 2 s). What is left stays in the
-	// queue directory.
+	// queue directory; a telegram whose messages were only partly
+	// acknowledged when the time ran out is published again, whole, by
+	// the next run.
 	Grace time.Duration
 	// Logf receives one line for each change of state: connected, lost,
 	// reconnected, dropping. nil means silent.

@@ -343,6 +343,43 @@ func (q *diskQueue) front() ([]byte, uint64, error) {
 	return nil, 0, nil
 }
 
+// peek reads ahead of the oldest record within its segment: a batch never
+// spans two segments, nor a damaged record (front deals with those when
+// they come first).
+func (q *diskQueue) peek(n int, fn func([]byte, uint64) bool) error {
+	rec, seq, err := q.front()
+	if err != nil || rec == nil || n <= 0 || !fn(rec, seq) {
+		return err
+	}
+	end := q.segs[0].first + uint64(q.segs[0].count)
+	off := q.off + q.frontLen
+	for i := 1; i < n && seq+uint64(i) < end; i++ {
+		var prefix [recPrefix]byte
+		if _, err := q.r.ReadAt(prefix[:], off); err != nil {
+			return fmt.Errorf("mqttpub: queue: reading %s: %w", q.segs[0].path, err)
+		}
+		size := binary.BigEndian.Uint32(prefix[:4])
+		if size > maxRecord {
+			return nil
+		}
+		if cap(q.buf) < int(size) {
+			q.buf = make([]byte, size)
+		}
+		rec := q.buf[:size]
+		if _, err := q.r.ReadAt(rec, off+recPrefix); err != nil {
+			return fmt.Errorf("mqttpub: queue: reading %s: %w", q.segs[0].path, err)
+		}
+		if crc32.Checksum(rec, castagnoli) != binary.BigEndian.Uint32(prefix[4:]) {
+			return nil
+		}
+		if !fn(rec, seq+uint64(i)) {
+			return nil
+		}
+		off += recPrefix + int64(size)
+	}
+	return nil
+}
+
 // advance moves past the record front returned.
 func (q *diskQueue) advance() {
 	q.off += q.frontLen

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -179,45 +180,68 @@ func (p *Publisher) AddMessage(m *smarty.Message) error {
 	return p.Add(r)
 }
 
-// item is the oldest queued telegram, ready to publish.
+// maxBatch is the most telegrams published before waiting for their
+// acknowledgements. Waiting after each one would cost a round trip per
+// telegram, and more: a broker that delays its small writes (Mosquitto
+// does, unless set_tcp_nodelay is on) makes that about 40 ms, so that a
+// day of backlog would take minutes to drain.
+const maxBatch = 32
+
+// item is a queued telegram, ready to publish.
 type item struct {
 	seq     uint64
-	reading Reading
+	reading Reading // Telegram points into a copy of the record
 	ident   identity
 }
 
-// next returns the oldest queued telegram, nil when the queue is empty.
-// Telegrams that do not parse are dropped with a warning.
-func (p *Publisher) next() (*item, error) {
+// nextBatch returns the oldest queued telegrams, up to max, all from the
+// same meter; none when the queue is empty. A telegram that does not
+// parse is dropped with a warning when it is the oldest.
+func (p *Publisher) nextBatch(max int) ([]item, error) {
+	type rec struct {
+		b   []byte
+		seq uint64
+	}
 	for {
+		var recs []rec
 		p.mu.Lock()
-		rec, seq, err := p.q.front()
-		if err == nil && rec != nil {
-			p.rec = append(p.rec[:0], rec...)
-		}
+		err := p.q.peek(max, func(b []byte, seq uint64) bool {
+			recs = append(recs, rec{append([]byte(nil), b...), seq})
+			return true
+		})
 		p.mu.Unlock()
-		if err != nil || rec == nil {
+		if err != nil || len(recs) == 0 {
 			return nil, err
 		}
-		r, err := decodeRecord(p.rec)
-		if err == nil {
-			err = p.tel.UnmarshalText(r.Telegram)
-		}
-		if err != nil {
-			p.cfg.Logf(Warning, "skipping a queued telegram: %v", err)
-			p.mu.Lock()
-			err = p.q.pop(seq)
-			p.mu.Unlock()
-			if err != nil {
-				return nil, err
+		var items []item
+		for k, r := range recs {
+			reading, err := decodeRecord(r.b)
+			if err == nil {
+				err = p.tel.UnmarshalText(reading.Telegram)
 			}
-			continue
+			if err != nil {
+				if k > 0 {
+					break // dealt with when it is the oldest
+				}
+				p.cfg.Logf(Warning, "skipping a queued telegram: %v", err)
+				if err := p.pop(r.seq); err != nil {
+					return nil, err
+				}
+				break
+			}
+			meter := p.tel.MeterID()
+			if meter == "" && reading.Encrypted {
+				meter = strings.ToUpper(hex.EncodeToString(reading.SystemTitle[:]))
+			}
+			id := identityOf(&p.cfg, meter)
+			if k > 0 && id != items[0].ident {
+				break
+			}
+			items = append(items, item{seq: r.seq, reading: reading, ident: id})
 		}
-		meter := p.tel.MeterID()
-		if meter == "" && r.Encrypted {
-			meter = strings.ToUpper(hex.EncodeToString(r.SystemTitle[:]))
+		if len(items) > 0 {
+			return items, nil
 		}
-		return &item{seq: seq, reading: r, ident: identityOf(&p.cfg, meter)}, nil
 	}
 }
 
@@ -254,20 +278,29 @@ func (p *Publisher) Run(ctx context.Context) error {
 	if !p.running.CompareAndSwap(false, true) {
 		return errors.New("mqttpub: Run called twice")
 	}
+	// hard ends Config.Grace after ctx: a telegram being published when
+	// ctx is cancelled is waited for (publishing it again in the final
+	// flush would deliver it twice), and so are the others left in the
+	// queue, up to that deadline.
+	hard, cancelHard := context.WithCancel(context.Background())
+	defer cancelHard()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(p.cfg.Grace, cancelHard) })
+	defer stopGrace()
+
 	var cn *conn
 	ever := false
 	var want *identity
 	for {
 		if ctx.Err() != nil {
-			return p.stop(cn)
+			return p.stop(hard, cn)
 		}
-		it, err := p.next()
+		batch, err := p.nextBatch(maxBatch)
 		if err != nil {
-			p.stop(cn)
+			p.stop(hard, cn)
 			return err
 		}
-		if it != nil {
-			want = &it.ident
+		if len(batch) > 0 {
+			want = &batch[0].ident
 		}
 		if cn != nil && want != nil && cn.ident != *want {
 			p.cfg.Logf(Info, "meter id changed to %s: publishing as %s", want.meterID, want.clientID)
@@ -278,15 +311,15 @@ func (p *Publisher) Run(ctx context.Context) error {
 			cn, err = p.connect(ctx, *want, ever)
 			if err != nil {
 				if ctx.Err() != nil {
-					return p.stop(nil)
+					return p.stop(hard, nil)
 				}
-				p.stop(nil)
+				p.stop(hard, nil)
 				return err
 			}
 			ever = true
 			continue
 		}
-		if it == nil {
+		if len(batch) == 0 {
 			var lost chan error
 			if cn != nil {
 				lost = cn.lost
@@ -302,31 +335,69 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := p.publish(ctx, cn, it); err != nil {
-			if ctx.Err() != nil {
-				continue
+		if err := p.publish(hard, cn, batch); err != nil {
+			if hard.Err() != nil {
+				return p.stop(hard, cn) // the grace period is over
+			}
+			if errors.Is(err, errQueue) {
+				p.stop(hard, cn)
+				return err
 			}
 			p.lose(cn, err)
 			cn = nil
-			continue
-		}
-		if err := p.pop(it.seq); err != nil {
-			p.stop(cn)
-			return err
 		}
 	}
 }
 
-// publish sends one telegram's messages and waits for the broker to
-// acknowledge all of them.
-func (p *Publisher) publish(ctx context.Context, cn *conn, it *item) error {
-	msgs := p.b.build(&p.tel, &it.reading, &it.ident)
-	toks := make([]mqtt.Token, len(msgs))
-	for i, m := range msgs {
-		toks[i] = cn.c.Publish(m.topic, p.cfg.QoS, m.retain, m.payload)
+// errQueue marks a failure of the queue itself (a disk error), which ends
+// Run.
+var errQueue = errors.New("mqttpub: queue")
+
+// publish sends the messages of a batch of telegrams, then waits for the
+// broker's acknowledgements and removes each telegram from the queue once
+// all its messages are acknowledged, in order.
+func (p *Publisher) publish(ctx context.Context, cn *conn, batch []item) error {
+	// The builder's memory (announced configs, last values) moves ahead
+	// as the batch is built; if the connection fails, it is put back to
+	// what was delivered.
+	snap := p.b.snapshot()
+	msgs := make([][]message, len(batch))
+	for k := range batch {
+		it := &batch[k]
+		p.tel.UnmarshalText(it.reading.Telegram) // parsed without error in nextBatch
+		msgs[k] = p.b.build(&p.tel, &it.reading, &it.ident)
+		p.b.commit(msgs[k], it.reading.Received)
+	}
+	toks := make([][]mqtt.Token, len(batch))
+	for k := range msgs {
+		toks[k] = make([]mqtt.Token, len(msgs[k]))
+		for i, m := range msgs[k] {
+			toks[k][i] = cn.c.Publish(m.topic, p.cfg.QoS, m.retain, m.payload)
+		}
 	}
 	timer := time.NewTimer(p.cfg.AckTimeout)
 	defer timer.Stop()
+	for k := range batch {
+		if err := p.await(ctx, cn, toks[k], timer.C); err != nil {
+			p.b.restore(snap)
+			for j := range k {
+				p.b.commit(msgs[j], batch[j].reading.Received)
+			}
+			return err
+		}
+		if err := p.pop(batch[k].seq); err != nil {
+			return fmt.Errorf("%w: %w", errQueue, err)
+		}
+		p.published.Add(1)
+	}
+	if n := p.droppedUnlogged.Swap(0); n > 0 {
+		p.cfg.Logf(Warning, "%d telegrams were dropped from the full queue", n)
+	}
+	return nil
+}
+
+// await waits until every token is acknowledged.
+func (p *Publisher) await(ctx context.Context, cn *conn, toks []mqtt.Token, timeout <-chan time.Time) error {
 	for _, t := range toks {
 		select {
 		case <-t.Done():
@@ -337,14 +408,9 @@ func (p *Publisher) publish(ctx context.Context, cn *conn, it *item) error {
 			return ctx.Err()
 		case err := <-cn.lost:
 			return err
-		case <-timer.C:
+		case <-timeout:
 			return errAckTimeout
 		}
-	}
-	p.b.commit(msgs, it.reading.Received)
-	p.published.Add(1)
-	if n := p.droppedUnlogged.Swap(0); n > 0 {
-		p.cfg.Logf(Warning, "%d telegrams were dropped from the full queue", n)
 	}
 	return nil
 }
@@ -495,24 +561,19 @@ func (p *Publisher) hangUp(cn *conn) {
 	cn.c.Disconnect(250)
 }
 
-// stop publishes what it can within the grace period, hangs up and closes
-// the queue.
-func (p *Publisher) stop(cn *conn) error {
+// stop publishes what it can until hard is done (the end of the grace
+// period), hangs up and closes the queue.
+func (p *Publisher) stop(ctx context.Context, cn *conn) error {
 	if cn != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Grace)
 		for ctx.Err() == nil {
-			it, err := p.next()
-			if err != nil || it == nil || it.ident != cn.ident {
+			batch, err := p.nextBatch(maxBatch)
+			if err != nil || len(batch) == 0 || batch[0].ident != cn.ident {
 				break
 			}
-			if err := p.publish(ctx, cn, it); err != nil {
-				break
-			}
-			if p.pop(it.seq) != nil {
+			if err := p.publish(ctx, cn, batch); err != nil {
 				break
 			}
 		}
-		cancel()
 		p.hangUp(cn)
 	}
 	p.mu.Lock()
@@ -560,6 +621,19 @@ type lastValue struct {
 	at      time.Time
 }
 
+type builderState struct {
+	announced map[string]string
+	last      map[string]lastValue
+}
+
+func (b *builder) snapshot() builderState {
+	return builderState{maps.Clone(b.announced), maps.Clone(b.last)}
+}
+
+func (b *builder) restore(s builderState) {
+	b.announced, b.last = s.announced, s.last
+}
+
 // forget makes the next telegram send the discovery configs again.
 func (b *builder) forget() { clear(b.announced) }
 
@@ -603,6 +677,8 @@ func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
 func (b *builder) commit(msgs []message, at time.Time) {
 	if b.announced == nil {
 		b.announced = map[string]string{}
+	}
+	if b.last == nil {
 		b.last = map[string]lastValue{}
 	}
 	for _, m := range msgs {

@@ -74,6 +74,10 @@ type queue interface {
 	// front returns the oldest record and its sequence number, nil when
 	// the queue is empty. The slice is valid until the next call.
 	front() (rec []byte, seq uint64, err error)
+	// peek calls fn with up to n records from the oldest on, in order,
+	// with their (consecutive) sequence numbers, until fn returns false.
+	// A record slice is valid only during its call.
+	peek(n int, fn func(rec []byte, seq uint64) bool) error
 	// pop removes the oldest record if its sequence number is seq; it
 	// does nothing when that record was dropped to make room meanwhile.
 	pop(seq uint64) error
@@ -108,6 +112,15 @@ func (q *memQueue) front() ([]byte, uint64, error) {
 		return nil, 0, nil
 	}
 	return q.recs[q.head], q.headSeq, nil
+}
+
+func (q *memQueue) peek(n int, fn func([]byte, uint64) bool) error {
+	for i := 0; i < n && i < q.n; i++ {
+		if !fn(q.recs[(q.head+i)%len(q.recs)], q.headSeq+uint64(i)) {
+			break
+		}
+	}
+	return nil
 }
 
 func (q *memQueue) pop(seq uint64) error {

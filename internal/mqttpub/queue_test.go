@@ -99,6 +99,37 @@ func TestQueues(t *testing.T) {
 				t.Fatalf("records differ (-want +got):\n%s", diff)
 			}
 		})
+		t.Run(k.name+"/peek", func(t *testing.T) {
+			q := k.open(t, 100)
+			for i := 1; i <= 10; i++ {
+				q.push(rec(i))
+			}
+			var got []string
+			var seqs []uint64
+			q.peek(4, func(r []byte, seq uint64) bool {
+				got = append(got, string(r))
+				seqs = append(seqs, seq)
+				return true
+			})
+			// A disk queue stops a batch at the end of a segment.
+			if len(got) == 0 || len(got) > 4 {
+				t.Fatalf("peek(4) gave %d records", len(got))
+			}
+			if diff := cmp.Diff(names(1, len(got)), got); diff != "" {
+				t.Errorf("peek (-want +got):\n%s", diff)
+			}
+			for i := range seqs {
+				if seqs[i] != seqs[0]+uint64(i) {
+					t.Errorf("sequence numbers %v are not consecutive", seqs)
+				}
+			}
+			for _, seq := range seqs {
+				q.pop(seq)
+			}
+			if diff := cmp.Diff(names(len(got)+1, 10), drain(t, q)); diff != "" {
+				t.Errorf("after popping the peeked records (-want +got):\n%s", diff)
+			}
+		})
 		t.Run(k.name+"/front dropped while being published", func(t *testing.T) {
 			q := k.open(t, 2)
 			q.push(rec(1))
@@ -320,6 +351,7 @@ func FuzzDiskQueueFiles(f *testing.F) {
 		defer q.close()
 		deadline := time.Now().Add(5 * time.Second)
 		for i := 0; ; i++ {
+			q.peek(5, func([]byte, uint64) bool { return true })
 			r, seq, err := q.front()
 			if err != nil || r == nil {
 				break

@@ -1,0 +1,559 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/mqttpub"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
+
+const (
+	keyHex = "00112233445566778899AABBCCDDEEF0"
+	start  = "2025-06-02T06:00:00+02:00"
+	// step is the simulator's interval: short, so that the tests run
+	// through many telegrams quickly.
+	step = 50 * time.Millisecond
+	// counter0 is the frame counter of the simulator's first frame.
+	counter0 = 100
+)
+
+const waitLimit = mosquittotest.WaitLimit
+
+var binaries struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaries.dir != "" {
+		os.RemoveAll(binaries.dir)
+	}
+	os.Exit(code)
+}
+
+// binary returns the path of cmd/SmartySimulator or of this command, built
+// once per test binary.
+func binary(t *testing.T, name string) string {
+	t.Helper()
+	binaries.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if binaries.dir, binaries.err = os.MkdirTemp("", "mqttpublisher-test"); binaries.err != nil {
+			return
+		}
+		for _, pkg := range []string{"../SmartySimulator", "."} {
+			out, err := exec.Command(goTool, "build", "-o", binaries.dir+"/", pkg).CombinedOutput()
+			if err != nil {
+				binaries.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if binaries.err != nil {
+		t.Fatal(binaries.err)
+	}
+	return filepath.Join(binaries.dir, name)
+}
+
+// startSimulator runs the simulator into a pseudo-terminal and returns its
+// path: an encrypted meter with the given seed, one frame every step.
+func startSimulator(t *testing.T, seed uint64) string {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("no pseudo-terminals on Windows")
+	}
+	cmd := exec.Command(binary(t, "SmartySimulator"), "-key", keyHex, "-pty", "-interval", step.String(),
+		"-seed", fmt.Sprint(seed), "-start", start, "-counter", fmt.Sprint(counter0))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// The simulator does not stop on SIGINT while a write to the pty
+		// blocks (nobody reads it): kill it if it has not ended soon.
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the simulator printed no pty path (%v); stderr:\n%s", err, stderr.String())
+	}
+	go io.Copy(io.Discard, out)
+	return strings.TrimSpace(line)
+}
+
+// expectedJSON returns what <root>/telegram must hold for the simulator's
+// frame with frame counter fc: the JSON of -format json.
+func expectedJSON(t *testing.T, seed uint64, fc int) string {
+	t.Helper()
+	st, _ := time.Parse(time.RFC3339, start)
+	m := sim.New(sim.Config{Seed: seed, Start: st, Step: step})
+	var text []byte
+	for range fc - counter0 + 1 {
+		text = m.AppendTelegram(text[:0])
+	}
+	tel, err := dsmr.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(format.AppendJSON(nil, tel, &format.Envelope{SystemTitle: sim.SystemTitle(seed), FrameCounter: uint32(fc)}))
+}
+
+type result struct {
+	err    error
+	status int
+	exit   string // the line main prints
+}
+
+// runAsync runs the command in this process until ctx is done; wait
+// returns what a user would see.
+func runAsync(t *testing.T, ctx context.Context, args ...string) (wait func() result) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, nil, io.Discard, io.Discard) }()
+	return func() result {
+		t.Helper()
+		select {
+		case err := <-done:
+			var exit bytes.Buffer
+			status := cli.Exit(&exit, err)
+			return result{err, status, exit.String()}
+		case <-time.After(waitLimit):
+			t.Fatal("MQTTPublisher does not return")
+		}
+		return result{}
+	}
+}
+
+// publisherOf sets the test hook and returns a function that waits for
+// the Publisher of the next run.
+func publisherOf(t *testing.T) func() *mqttpub.Publisher {
+	ch := make(chan *mqttpub.Publisher, 1)
+	testHook = func(p *mqttpub.Publisher) { ch <- p }
+	t.Cleanup(func() { testHook = nil })
+	return func() *mqttpub.Publisher {
+		select {
+		case p := <-ch:
+			return p
+		case <-time.After(waitLimit):
+			t.Fatal("no publisher")
+		}
+		return nil
+	}
+}
+
+func waitStats(t *testing.T, p *mqttpub.Publisher, what string, cond func(mqttpub.Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond(p.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s; stats %+v", what, p.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// frameCounters returns the frame counters of the telegram messages in m.
+func frameCounters(t *testing.T, m []mosquittotest.Message) []int {
+	var out []int
+	for _, r := range m {
+		if !strings.HasSuffix(r.Topic, "/telegram") {
+			continue
+		}
+		var v struct {
+			FrameCounter int `json:"frame_counter"`
+		}
+		if err := json.Unmarshal([]byte(r.Payload), &v); err != nil {
+			t.Fatalf("telegram payload is not JSON: %v", err)
+		}
+		out = append(out, v.FrameCounter)
+	}
+	return out
+}
+
+// consecutive fails the test unless fc counts up by one.
+func consecutive(t *testing.T, fc []int) {
+	t.Helper()
+	for i := 1; i < len(fc); i++ {
+		if fc[i] != fc[i-1]+1 {
+			t.Fatalf("frame counters not consecutive at %d: %v", i, fc)
+		}
+	}
+}
+
+func lastCounter(t *testing.T, m []mosquittotest.Message) int {
+	fc := frameCounters(t, m)
+	if len(fc) == 0 {
+		return -1
+	}
+	return fc[len(fc)-1]
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Setenv(cli.KeyEnv, "")
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.crt")
+	os.WriteFile(notPEM, []byte("hello"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "-device is required"},
+		{[]string{"-device", "/dev/null", "-mqttBroker", "localhost:1883"}, "-mqttBroker: broker \"localhost:1883\" has no scheme: write tcp://localhost:1883"},
+		{[]string{"-device", "/dev/null", "-mqttBroker", "http://x"}, "unknown scheme"},
+		{[]string{"-device", "/dev/null", "-mqttQos", "3"}, "-mqttQos 3: use 0, 1 or 2"},
+		{[]string{"-device", "/dev/null", "-mqttCaFile", filepath.Join(dir, "nope")}, "reading the CA certificate"},
+		{[]string{"-device", "/dev/null", "-mqttBroker", "ssl://x", "-mqttCaFile", notPEM}, "holds no PEM certificate"},
+		{[]string{"-device", "/dev/null", "-mqttCertFile", notPEM}, "needs its private key file too"},
+		{[]string{"-device", "/dev/null", "-mqttCaFile", "../../internal/mosquittotest/mosquittotest.go"}, "holds no PEM"},
+		{[]string{"-device", "/dev/null", "-mqttTopicRoot", "a/#"}, "must not contain + or #"},
+		{[]string{"-device", "/dev/null", "-queueSize", "-1"}, "-queueSize -1"},
+		{[]string{"-device", "/dev/null", "extra"}, "unexpected argument"},
+		{[]string{"-device", "/dev/null", "-key", "123"}, "-key: smarty: invalid key"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := runAsync(t, context.Background(), tc.args...)()
+			if r.status != cli.ExitUsage || !strings.Contains(r.exit, tc.want) {
+				t.Errorf("status %d, %q; want status 2 and a line with %q", r.status, r.exit, tc.want)
+			}
+			if strings.Count(r.exit, "\n") != 1 {
+				t.Errorf("not one line: %q", r.exit)
+			}
+		})
+	}
+}
+
+// TestEndToEnd runs the simulator into a pseudo-terminal and MQTTPublisher
+// against it through the real serial code, publishing to a real broker:
+// the subscriber sees the readings, the telegram as -format json prints
+// it, the status and the discovery configs.
+func TestEndToEnd(t *testing.T) {
+	const seed = 7
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	live := mosquittotest.Subscribe(t, b.URL(), "live", "#", false)
+	device := startSimulator(t, seed)
+	r := runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-count", "3")()
+	if r.status != 0 {
+		t.Fatalf("exit status %d: %s", r.status, r.exit)
+	}
+	m := live.Barrier(t)
+	fc := frameCounters(t, m)
+	if len(fc) != 3 {
+		t.Fatalf("%d telegrams, want 3", len(fc))
+	}
+	consecutive(t, fc)
+	for _, msg := range m {
+		if msg.Topic == "smarty/telegram" {
+			var v struct {
+				FrameCounter int `json:"frame_counter"`
+			}
+			json.Unmarshal([]byte(msg.Payload), &v)
+			if want := expectedJSON(t, seed, v.FrameCounter); msg.Payload != want {
+				t.Errorf("telegram %d differs from -format json:\n got %s\nwant %s", v.FrameCounter, msg.Payload, want)
+			}
+		}
+	}
+	if s, _ := mosquittotest.Last(m, "smarty/status"); s.Payload != "offline" {
+		t.Errorf("status after a clean stop = %q, want offline", s.Payload)
+	}
+
+	late := mosquittotest.Subscribe(t, b.URL(), "late", "#", false)
+	m = late.Barrier(t)
+	topics := map[string]mosquittotest.Message{}
+	for _, msg := range m {
+		topics[msg.Topic] = msg
+		if !msg.Retained {
+			t.Errorf("%s not retained", msg.Topic)
+		}
+	}
+	st, _ := time.Parse(time.RFC3339, start)
+	meterID := sim.New(sim.Config{Seed: seed, Start: st}).MeterID()
+	for _, topic := range []string{
+		"smarty/status", "smarty/telegram", "smarty/1-0:1.8.0", "smarty/1-0:2.8.0", "smarty/1-0:3.8.0",
+		"smarty/1-0:1.7.0", "smarty/1-0:32.7.0", "smarty/1-0:31.7.0", "smarty/0-1:24.2.1",
+		"homeassistant/sensor/" + meterID + "/energy_import/config",
+		"homeassistant/sensor/" + meterID + "/power_import/config",
+		"homeassistant/sensor/" + meterID + "/mbus1_reading/config",
+	} {
+		if _, ok := topics[topic]; !ok {
+			t.Errorf("no retained %s", topic)
+		}
+	}
+	// The value topics hold the numbers of the last telegram.
+	var last struct {
+		Objects []struct {
+			OBIS   string `json:"obis"`
+			Values []struct {
+				Number json.Number `json:"number"`
+			} `json:"values"`
+		} `json:"objects"`
+	}
+	d := json.NewDecoder(strings.NewReader(topics["smarty/telegram"].Payload))
+	d.UseNumber()
+	if err := d.Decode(&last); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, o := range last.Objects {
+		if o.OBIS == "1-0:1.8.0" || o.OBIS == "1-0:1.7.0" || o.OBIS == "1-0:32.7.0" {
+			if got := topics["smarty/"+o.OBIS].Payload; got != string(o.Values[0].Number) {
+				t.Errorf("smarty/%s = %q, the telegram says %s", o.OBIS, got, o.Values[0].Number)
+			}
+			checked++
+		}
+	}
+	if checked != 3 {
+		t.Errorf("checked %d values against the telegram, want 3", checked)
+	}
+	var cfg map[string]any
+	json.Unmarshal([]byte(topics["homeassistant/sensor/"+meterID+"/mbus1_reading/config"].Payload), &cfg)
+	if cfg["device_class"] != "gas" || cfg["unit_of_measurement"] != "m³" || cfg["state_topic"] != "smarty/0-1:24.2.1" {
+		t.Errorf("gas discovery config: %v", cfg)
+	}
+}
+
+// TestBrokerRestart stops the broker for many telegram intervals while the
+// simulator keeps sending: a subscriber with a persistent session gets
+// every telegram's JSON once, in order.
+func TestBrokerRestart(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := mosquittotest.Subscribe(t, b.URL(), "persistent", "smarty/telegram", true)
+	device := startSimulator(t, 8)
+	pubOf := publisherOf(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := runAsync(t, ctx, "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttTopicRoot", "smarty")
+	p := pubOf()
+	waitStats(t, p, "3 telegrams delivered", func(s mqttpub.Stats) bool { return s.Published >= 3 })
+
+	b.Stop()
+	waitStats(t, p, "8 telegrams queued", func(s mqttpub.Stats) bool { return s.Queued >= 8 })
+	queuedAtRestart := p.Stats().Queued
+	b.Start()
+	// The broker is back: the queue drains and new telegrams flow.
+	delivered := p.Stats().Published + uint64(p.Stats().Queued)
+	waitStats(t, p, "the queue drained and 3 more delivered", func(s mqttpub.Stats) bool {
+		return s.Queued == 0 && s.Published >= delivered+3
+	})
+	cancel()
+	if r := wait(); r.status != 0 {
+		t.Fatalf("exit status %d: %s", r.status, r.exit)
+	}
+	published := int(p.Stats().Published)
+	sub.WaitFor(t, "every delivered telegram", func(m []mosquittotest.Message) bool {
+		return len(frameCounters(t, m)) >= published
+	})
+	m := sub.Barrier(t)
+	// A message the broker was sending to the subscriber when it was
+	// stopped comes again, flagged DUP, after the restart: QoS 1 on the
+	// broker's side. Those aside, each telegram arrives once.
+	var fc []int
+	seen, redelivered := map[int]bool{}, 0
+	for _, msg := range m {
+		n := frameCounters(t, []mosquittotest.Message{msg})[0]
+		if msg.Duplicate && seen[n] {
+			redelivered++
+			continue
+		}
+		seen[n] = true
+		fc = append(fc, n)
+	}
+	if len(fc) != published {
+		t.Errorf("subscriber got %d telegrams, the publisher delivered %d", len(fc), published)
+	}
+	consecutive(t, fc)
+	t.Logf("%d redelivered by the broker (DUP)", redelivered)
+	t.Logf("%d telegrams, frame counters %d to %d, %d of them queued while the broker was down", len(fc), fc[0], fc[len(fc)-1], queuedAtRestart)
+}
+
+// TestKill kills MQTTPublisher with SIGKILL while the broker is down, with
+// telegrams in its queue directory, and starts it again: when the broker
+// is back, every telegram it had queued reaches the subscriber, once and
+// in order.
+func TestKill(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := mosquittotest.Subscribe(t, b.URL(), "persistent", "smarty/telegram", true)
+	device := startSimulator(t, 9)
+	queue := t.TempDir()
+	b.Stop()
+
+	var queued []int
+	p1, lines1 := startPublisher(t, "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-queueDir", queue)
+	queued = append(queued, waitQueued(t, lines1, 5)...)
+	p1.Process.Signal(syscall.SIGKILL)
+	queued = append(queued, drainQueued(lines1)...)
+	p1.Wait()
+
+	p2, lines2 := startPublisher(t, "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-queueDir", queue)
+	queued = append(queued, waitQueued(t, lines2, 5)...)
+	b.Start()
+	sub.WaitFor(t, "the telegrams queued before the kill and after", func(m []mosquittotest.Message) bool {
+		return lastCounter(t, m) >= queued[len(queued)-1]
+	})
+	// A clean stop (SIGTERM) delivers what it can and keeps the rest in
+	// the directory, for a third run.
+	p2.Process.Signal(syscall.SIGTERM)
+	queued = append(queued, drainQueued(lines2)...)
+	if err := p2.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v", err)
+	}
+	p3, lines3 := startPublisher(t, "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-queueDir", queue)
+	queued = append(queued, waitQueued(t, lines3, 2)...)
+	m := sub.WaitFor(t, "the second telegram of the third run", func(m []mosquittotest.Message) bool {
+		return lastCounter(t, m) >= queued[len(queued)-1]
+	})
+	p3.Process.Signal(syscall.SIGTERM)
+	p3.Wait()
+	got := frameCounters(t, m)
+	if len(got) > len(queued) {
+		got = got[:len(queued)]
+	}
+	if diff := cmp.Diff(queued, got); diff != "" {
+		t.Errorf("frame counters received differ from those queued (-queued +received):\n%s", diff)
+	}
+	t.Logf("%d telegrams queued over three runs, the first killed with the broker down, all received once in order: %v", len(queued), got)
+}
+
+var queuedLine = regexp.MustCompile(`queued telegram, frame counter (\d+)`)
+
+// startPublisher runs the MQTTPublisher binary with -v=2 and sends the
+// frame counters it logs as queued (on disk) to the channel, which is
+// closed when the process ends. Its other log lines are shown if the test
+// fails.
+func startPublisher(t *testing.T, args ...string) (*exec.Cmd, chan int) {
+	t.Helper()
+	cmd := exec.Command(binary(t, "MQTTPublisher"), append([]string{"-v=2"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan int, 10000)
+	var log strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := queuedLine.FindStringSubmatch(sc.Text()); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				ch <- n
+			} else {
+				log.WriteString(sc.Text() + "\n")
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("MQTTPublisher %s logged:\n%s", strings.Join(args, " "), log.String())
+		}
+	})
+	return cmd, ch
+}
+
+func waitQueued(t *testing.T, ch chan int, n int) []int {
+	t.Helper()
+	var out []int
+	for len(out) < n {
+		select {
+		case fc, ok := <-ch:
+			if !ok {
+				t.Fatalf("the publisher ended after queueing %v", out)
+			}
+			out = append(out, fc)
+		case <-time.After(waitLimit):
+			t.Fatalf("gave up waiting for %d queued telegrams: %v", n, out)
+		}
+	}
+	return out
+}
+
+// drainQueued returns what a publisher that has exited logged as queued
+// after the last wait.
+func drainQueued(ch chan int) []int {
+	var out []int
+	for fc := range ch {
+		out = append(out, fc)
+	}
+	return out
+}
+
+// TestRefused shows the one line a user sees for a wrong password and for
+// a broker whose certificate is not trusted, and that the right settings
+// work.
+func TestRefused(t *testing.T) {
+	device := startSimulator(t, 10)
+	t.Run("wrong password", func(t *testing.T) {
+		b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"meter": "s3cret"}})
+		t.Setenv(PasswordEnv, "Wr0ngPa55")
+		r := runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter")()
+		if r.status != 1 || !strings.Contains(r.exit, "not authorised") || strings.Contains(r.exit, "Wr0ngPa55") {
+			t.Errorf("status %d, %q; want 1 and one line saying not authorised, without the password", r.status, r.exit)
+		}
+		t.Logf("%s", r.exit)
+		t.Setenv(PasswordEnv, "s3cret")
+		r = runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter", "-count", "1")()
+		if r.status != 0 {
+			t.Errorf("right password from $%s: status %d, %q", PasswordEnv, r.status, r.exit)
+		}
+		r = runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter", "-mqttPassword", "s3cret", "-count", "1")()
+		if r.status != 0 {
+			t.Errorf("right password from -mqttPassword: status %d, %q", r.status, r.exit)
+		}
+	})
+	t.Run("TLS", func(t *testing.T) {
+		b := mosquittotest.Start(t, mosquittotest.Config{TLS: true})
+		r := runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL())()
+		if r.status != 1 || !strings.Contains(r.exit, "-mqttCaFile") {
+			t.Errorf("without the CA: status %d, %q; want 1 and one line pointing to -mqttCaFile", r.status, r.exit)
+		}
+		t.Logf("%s", r.exit)
+		r = runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttCaFile", b.CAFile, "-count", "1")()
+		if r.status != 0 {
+			t.Errorf("with -mqttCaFile: status %d, %q", r.status, r.exit)
+		}
+	})
+}
