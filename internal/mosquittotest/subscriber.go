@@ -66,6 +66,15 @@ func Subscribe(t testing.TB, url, clientID, filter string, persistent bool) *Sub
 	return s
 }
 
+// Publish publishes a message from the subscriber's connection at QoS 1
+// and waits for the broker's acknowledgement.
+func (s *Subscriber) Publish(t testing.TB, topic, payload string, retain bool) {
+	t.Helper()
+	if tok := s.c.Publish(topic, 1, retain, payload); !tok.WaitTimeout(WaitLimit) || tok.Error() != nil {
+		t.Fatalf("subscriber: publish: %v", tok.Error())
+	}
+}
+
 // Messages returns what was received so far.
 func (s *Subscriber) Messages() []Message {
 	s.mu.Lock()

@@ -190,6 +190,19 @@ func TestBrokerTopics(t *testing.T) {
 		}
 	}
 
+	// Home Assistant announces a restart on homeassistant/status: the
+	// discovery configs come again at once.
+	live.Publish(t, "homeassistant/status", "online", false)
+	live.WaitFor(t, "the discovery configs again", func(m []received) bool {
+		configs := 0
+		for _, r := range m {
+			if strings.HasPrefix(r.Topic, "homeassistant/sensor/") {
+				configs++
+			}
+		}
+		return configs == 14
+	})
+
 	// A clean stop says offline.
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)

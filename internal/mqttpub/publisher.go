@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -324,11 +325,18 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if cn != nil {
 				lost = cn.lost
 			}
+			var birth chan struct{}
+			if cn != nil {
+				birth = p.birth
+			}
 			select {
 			case <-ctx.Done():
 			case <-p.wake:
-			case <-p.birth:
-				p.b.forget()
+			case <-birth:
+				if err := p.reannounce(hard, cn); err != nil {
+					p.lose(cn, err)
+					cn = nil
+				}
 			case err := <-lost:
 				p.lose(cn, err)
 				cn = nil
@@ -511,37 +519,41 @@ func (p *Publisher) dial(ctx context.Context, id identity) (*conn, error) {
 		return nil, err
 	}
 	cn.c = c
-	on := c.Publish(id.status, p.cfg.QoS, true, "online")
+	toks := []mqtt.Token{c.Publish(id.status, p.cfg.QoS, true, "online")}
 	if !p.cfg.NoDiscovery {
-		// Home Assistant announces its restarts here; discovery is sent
-		// again with the next telegram, in case the configs were not
-		// retained.
-		c.Subscribe(p.cfg.DiscoveryPrefix+"/status", 0, func(_ mqtt.Client, m mqtt.Message) {
-			if string(m.Payload()) == "online" {
+		// Home Assistant announces its restarts here; the discovery
+		// configs are then sent again, in case they were not retained.
+		toks = append(toks, c.Subscribe(p.cfg.DiscoveryPrefix+"/status", 0, func(_ mqtt.Client, m mqtt.Message) {
+			// A retained "online" is Home Assistant's state, not news
+			// of a restart.
+			if string(m.Payload()) == "online" && !m.Retained() {
 				select {
 				case p.birth <- struct{}{}:
 				default:
 				}
 			}
-		})
+		}))
 	}
 	timer := time.NewTimer(p.cfg.AckTimeout)
 	defer timer.Stop()
-	var err error
-	select {
-	case <-on.Done():
-		err = on.Error()
-	case err = <-cn.lost:
-	case <-timer.C:
-		err = errAckTimeout
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
+	if err := p.await(ctx, cn, toks, timer.C); err != nil {
 		c.Disconnect(0)
 		return nil, err
 	}
 	return cn, nil
+}
+
+// reannounce publishes again the discovery configs sent on this
+// connection, after Home Assistant announced a restart.
+func (p *Publisher) reannounce(ctx context.Context, cn *conn) error {
+	topics := slices.Sorted(maps.Keys(p.b.announced))
+	toks := make([]mqtt.Token, len(topics))
+	for i, topic := range topics {
+		toks[i] = cn.c.Publish(topic, p.cfg.QoS, true, []byte(p.b.announced[topic]))
+	}
+	timer := time.NewTimer(p.cfg.AckTimeout)
+	defer timer.Stop()
+	return p.await(ctx, cn, toks, timer.C)
 }
 
 // lose handles a connection that failed.
