@@ -1,0 +1,115 @@
+package mqttpub
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
+
+// BenchmarkBuild measures turning one telegram (the Luxembourg example, 57
+// objects) into its messages in the steady state: discovery configs
+// already sent, one message per number and the JSON telegram.
+// BenchmarkBuildBaselineJSON, beside it, is the JSON telegram alone, which
+// -format json costs too.
+func BenchmarkBuild(b *testing.B) {
+	data := readFile(&testing.T{}, "../../testdata/lux-spec-example.txt")
+	tel, err := dsmr.Parse(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := Config{Broker: "tcp://x"}
+	cfg.setDefaults()
+	bl := builder{cfg: &cfg}
+	r := Reading{Telegram: data}
+	id := identityOf(&cfg, tel.MeterID())
+	bl.commit(bl.build(tel, &r, &id), r.Received)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		bl.build(tel, &r, &id)
+	}
+}
+
+func BenchmarkBuildBaselineJSON(b *testing.B) {
+	data := readFile(&testing.T{}, "../../testdata/lux-spec-example.txt")
+	tel, err := dsmr.Parse(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		format.AppendJSON(nil, tel, nil)
+	}
+}
+
+// BenchmarkQueuePushDisk measures Add's cost with a queue directory: one
+// append and one fsync per telegram. BenchmarkQueuePushMemory is the same
+// without the disk.
+func BenchmarkQueuePushDisk(b *testing.B) {
+	q, err := openDiskQueue(b.TempDir(), 1<<30, func(Level, string, ...any) {})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.close()
+	benchPush(b, q)
+}
+
+func BenchmarkQueuePushMemory(b *testing.B) {
+	benchPush(b, newMemQueue(8640))
+}
+
+func benchPush(b *testing.B, q queue) {
+	r := reading(1)
+	rec := appendRecord(nil, &r)
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := q.push(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDrain measures how fast a backlog reaches a real Mosquitto with
+// its default settings (QoS 1, memory queue, loopback): each op is one
+// telegram of 9 messages, published and acknowledged.
+// BenchmarkDrainBaselineNoDelay is the same broker with set_tcp_nodelay,
+// which removes the broker's delayed small writes that batching works
+// around.
+func BenchmarkDrain(b *testing.B) { benchDrain(b, "") }
+
+func BenchmarkDrainBaselineNoDelay(b *testing.B) { benchDrain(b, "set_tcp_nodelay true\n") }
+
+func benchDrain(b *testing.B, extra string) {
+	broker := mosquittotest.Start(b, mosquittotest.Config{Extra: extra})
+	p, err := New(Config{Broker: broker.URL(), QoS: 1, QueueSize: b.N + 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := reading(1)
+	// Connect and announce before the clock starts.
+	p.Add(r)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for p.Stats().Published < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r.FrameCounter = uint32(i + 2)
+		p.Add(r)
+	}
+	for p.Stats().Published < uint64(b.N)+1 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+}
