@@ -557,3 +557,99 @@ func TestRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoMeters runs two meters into one broker with the meter id in the
+// topic root: their topics, client ids and discovery devices do not
+// collide.
+func TestTwoMeters(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	st, _ := time.Parse(time.RFC3339, start)
+	var ids []string
+	var waits []func() result
+	for _, seed := range []uint64{11, 12} {
+		ids = append(ids, sim.New(sim.Config{Seed: seed, Start: st}).MeterID())
+		device := startSimulator(t, seed)
+		waits = append(waits, runAsync(t, context.Background(), "-key", keyHex, "-device", device,
+			"-mqttBroker", b.URL(), "-mqttTopicRoot", "meters/{meter}", "-count", "2"))
+	}
+	for _, wait := range waits {
+		if r := wait(); r.status != 0 {
+			t.Fatalf("exit status %d: %s", r.status, r.exit)
+		}
+	}
+	if ids[0] == ids[1] {
+		t.Fatalf("the two simulated meters have the same id %s", ids[0])
+	}
+	m := mosquittotest.Subscribe(t, b.URL(), "late", "#", false).Barrier(t)
+	topics := map[string]string{}
+	for _, msg := range m {
+		topics[msg.Topic] = msg.Payload
+	}
+	for _, id := range ids {
+		for _, topic := range []string{"meters/" + id + "/status", "meters/" + id + "/telegram", "meters/" + id + "/1-0:1.8.0",
+			"homeassistant/sensor/" + id + "/energy_import/config"} {
+			if _, ok := topics[topic]; !ok {
+				t.Errorf("no retained %s", topic)
+			}
+		}
+		var cfg struct {
+			StateTopic string `json:"state_topic"`
+			Device     struct {
+				Identifiers []string `json:"identifiers"`
+			} `json:"device"`
+		}
+		json.Unmarshal([]byte(topics["homeassistant/sensor/"+id+"/energy_import/config"]), &cfg)
+		if cfg.StateTopic != "meters/"+id+"/1-0:1.8.0" || len(cfg.Device.Identifiers) != 1 || cfg.Device.Identifiers[0] != "smarty_"+id {
+			t.Errorf("meter %s: discovery %+v", id, cfg)
+		}
+	}
+	// Each run connected with its own client id: had they shared one, the
+	// broker would have thrown the first out ("offline" by its will).
+	log := b.Log()
+	for _, id := range ids {
+		if !strings.Contains(log, "smarty-"+id) {
+			t.Errorf("the broker never saw the client id smarty-%s", id)
+		}
+	}
+}
+
+// TestInterruptWhileBrokerAway stops MQTTPublisher (as Ctrl-C does) while
+// the broker is unreachable: it ends cleanly, and a run with the same
+// queue directory finds the telegrams it could not deliver.
+func TestInterruptWhileBrokerAway(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	b.Stop()
+	device := startSimulator(t, 13)
+	queue := t.TempDir()
+	pubOf := publisherOf(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := runAsync(t, ctx, "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-queueDir", queue)
+	p := pubOf()
+	waitStats(t, p, "3 telegrams queued", func(s mqttpub.Stats) bool { return s.Queued >= 3 })
+	cancel()
+	if r := wait(); r.status != 0 {
+		t.Fatalf("exit status %d: %s", r.status, r.exit)
+	}
+	left := p.Stats().Queued
+	if left < 3 {
+		t.Fatalf("%d telegrams left in the queue, want at least 3", left)
+	}
+
+	b.Start()
+	sub := mosquittotest.Subscribe(t, b.URL(), "sub", "smarty/telegram", false)
+	pubOf = publisherOf(t)
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	wait = runAsync(t, ctx, "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-queueDir", queue)
+	p = pubOf()
+	if s := p.Stats(); s.Queued < left {
+		t.Fatalf("the second run found %d telegrams in the queue, the first left %d", s.Queued, left)
+	}
+	waitStats(t, p, "the old telegrams delivered", func(s mqttpub.Stats) bool { return s.Published >= uint64(left) })
+	m := sub.WaitFor(t, "the old telegrams", func(m []mosquittotest.Message) bool { return len(m) >= left })
+	consecutive(t, frameCounters(t, m)[:left])
+	cancel()
+	if r := wait(); r.status != 0 {
+		t.Fatalf("second run: exit status %d: %s", r.status, r.exit)
+	}
+}
