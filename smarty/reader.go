@@ -491,10 +491,10 @@ func (r *Reader) checkInner(p int) int {
 // explainAuth explains the envelope at buf[p] whose tag did not verify.
 // When another frame starts inside it, the envelope was torn (cut short and
 // followed by the next frame, whose first bytes it swallowed) and the key
-// is not to blame. Another frame is: a good frame; a complete header of
-// plausible length; or, cut off by the envelope's end, the start of a
-// header of the same meter (0xDB 0x08 and the system title as far as it
-// goes).
+// is not to blame. Another frame is: a good plain telegram; a complete
+// envelope header of plausible length; or, cut off by the envelope's end,
+// the start of a header of the same meter (0xDB 0x08 and the system title
+// as far as it goes).
 func (r *Reader) explainAuth(p int, res result) error {
 	frame := r.buf[p : p+res.size]
 	for q := 1; q < len(frame); q++ {
@@ -506,7 +506,13 @@ func (r *Reader) explainAuth(p int, res result) error {
 			break
 		}
 		q += k
-		if r.startsFrame(frame[q:], res.header.SystemTitle) || r.examine(p+q).v == goodFrame {
+		// Only cheap looks here: decrypting every envelope inside the
+		// failed one would make a flood of false headers quadratic.
+		torn := r.startsFrame(frame[q:], res.header.SystemTitle)
+		if !torn && frame[q] == '/' {
+			torn = r.examinePlain(p+q).v == goodFrame
+		}
+		if torn {
 			return fmt.Errorf("%w: another frame starts %d bytes after it", ErrTruncated, q)
 		}
 	}
