@@ -60,7 +60,7 @@ type Config struct {
 	// at one every 10 s) in memory, 60480 (a week) with QueueDir.
 	QueueSize int
 	// RetryMin and RetryMax bound the wait between connection attempts,
-	// which doubles from RetryMin up to RetryMax (defaults 1 s and 2 min),
+	// which doubles from RetryMin up to RetryMax (defaults 1 s and 1 min),
 	// with some jitter so that many meters do not retry in step.
 	RetryMin, RetryMax time.Duration
 	// KeepAlive is the MQTT keep-alive interval (default 30 s): a broker
@@ -127,7 +127,7 @@ func (c *Config) setDefaults() {
 		c.RetryMin = time.Second
 	}
 	if c.RetryMax <= 0 {
-		c.RetryMax = 2 * time.Minute
+		c.RetryMax = time.Minute
 	}
 	if c.RetryMax < c.RetryMin {
 		c.RetryMax = c.RetryMin

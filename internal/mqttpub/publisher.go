@@ -450,7 +450,7 @@ func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn,
 			return nil, ce
 		}
 		if !logged[ce.cause] {
-			p.cfg.Logf(Warning, "%v; retrying with backoff up to every %s (logged once per reason)", ce, p.cfg.RetryMax)
+			p.cfg.Logf(Warning, "cannot connect to %s: %s; retrying with backoff up to every %s (logged once per reason)", ce.Broker, ce.Reason, p.cfg.RetryMax)
 			logged[ce.cause] = true
 		}
 		t := time.NewTimer(backoff(attempt, p.cfg.RetryMin, p.cfg.RetryMax))
