@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -232,6 +233,12 @@ func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.crt")
 	os.WriteFile(notPEM, []byte("hello"), 0o600)
+	ca, _, err := mosquittotest.NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "good-ca.crt")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o600)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -245,6 +252,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-device", "/dev/null", "-mqttCertFile", notPEM}, "needs its private key file too"},
 		{[]string{"-device", "/dev/null", "-mqttCaFile", "../../internal/mosquittotest/mosquittotest.go"}, "holds no PEM"},
 		{[]string{"-device", "/dev/null", "-mqttTopicRoot", "a/#"}, "must not contain + or #"},
+		{[]string{"-device", "/dev/null", "-mqttCaFile", caFile}, "TLS files given, but the broker URL tcp://localhost:1883 is not a TLS one: use ssl://"},
 		{[]string{"-device", "/dev/null", "-queueSize", "-1"}, "-queueSize -1"},
 		{[]string{"-device", "/dev/null", "extra"}, "unexpected argument"},
 		{[]string{"-device", "/dev/null", "-key", "123"}, "-key: smarty: invalid key"},
