@@ -247,6 +247,11 @@ func servePTY(ctx context.Context, g *generator, interval time.Duration, stdout 
 		master.Close()
 		return fmt.Errorf("setting up the pseudo-terminal: %w", err)
 	}
+	// Nobody may be reading: a write then waits until a reader comes.
+	// Ctrl-C must still end it, by closing the master.
+	if master, err = pollable(master); err != nil {
+		return fmt.Errorf("setting up the pseudo-terminal: %w", err)
+	}
 	stop := context.AfterFunc(ctx, func() { master.Close() })
 	defer func() {
 		if stop() {

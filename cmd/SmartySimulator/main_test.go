@@ -172,6 +172,54 @@ func TestPTY(t *testing.T) {
 	}
 }
 
+// TestPTYInterruptWhileFull: Ctrl-C ends the simulator at once while it
+// is blocked writing to a pseudo-terminal that nobody reads (before, only
+// SIGKILL stopped it there).
+func TestPTYInterruptWhileFull(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no pseudo-terminals on Windows")
+	}
+	// As fast as the terminal takes them: it is full in a moment.
+	path, stop := startSim(t, "-plain", "-pty", "-interval", "0", "-seed", "6", "-start", start)
+	if !strings.HasPrefix(path, "/dev/") {
+		t.Fatalf("first line %q is not a device path", path)
+	}
+	waitBlockedWrite(t)
+	// stop cancels the context and fails the test if run does not return
+	// within hangGuard.
+	if err := stop(); err != nil {
+		t.Errorf("simulator: %v", err)
+	}
+}
+
+// waitBlockedWrite waits until the simulator's goroutine is found inside
+// a Write to the pseudo-terminal in several stack samples in a row: a write
+// to a terminal that has room returns in microseconds, one to a full
+// terminal stays.
+func waitBlockedWrite(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	buf := make([]byte, 1<<20)
+	for inWrite := 0; inWrite < 5; {
+		if time.Now().After(deadline) {
+			t.Fatal("the simulator never blocked writing to the pseudo-terminal")
+		}
+		time.Sleep(10 * time.Millisecond)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		found := false
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, ".servePTY(") && strings.Contains(g, "os.(*File).Write(") {
+				found = true
+			}
+		}
+		if found {
+			inWrite++
+		} else {
+			inWrite = 0
+		}
+	}
+}
+
 func TestListen(t *testing.T) {
 	const step = 10 * time.Millisecond
 	addr, stop := startSim(t, "-plain", "-listen", "127.0.0.1:0", "-interval", step.String(), "-seed", "5", "-start", start)

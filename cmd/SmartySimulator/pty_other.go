@@ -1,0 +1,8 @@
+//go:build !unix
+
+package main
+
+import "os"
+
+// pollable returns f: pseudo-terminals are for Unix systems only.
+func pollable(f *os.File) (*os.File, error) { return f, nil }
