@@ -19,7 +19,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -46,10 +45,6 @@ const name = "MQTTPublisher"
 // PasswordEnv is the environment variable the broker password is read from
 // when -mqttPassword is not given.
 const PasswordEnv = "SMARTY_MQTT_PASSWORD"
-
-// authFailuresToGiveUp: frames in a row that fail authentication, before
-// any decoded, for the key to be called wrong.
-const authFailuresToGiveUp = 3
 
 // testHook, when set by a test, gets the Publisher once it exists.
 var testHook func(*mqttpub.Publisher)
@@ -143,32 +138,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"Reads the meter and publishes every telegram to an MQTT broker: one retained topic\n"+
 		"per reading (<root>/1-0:1.8.0), the telegram as JSON (<root>/telegram), the status\n"+
 		"(<root>/status: online/offline) and Home Assistant discovery.", stderr)
-	keys := cli.AddKeyFlags(fset, true)
-	dev := cli.AddDeviceFlags(fset)
+	flags := cli.AddLiveFlags(fset, "stop after `n` telegrams have been delivered to the broker (0: run until interrupted)")
 	mf := addMQTTFlags(fset)
 	timeout := fset.Duration("timeout", live.DefaultTimeout, "reopen the device when it delivers no complete frame for this `long` (0: never)")
-	count := cli.AddCountFlag(fset, "stop after `n` telegrams have been delivered to the broker (0: run until interrupted)")
-	if err := cli.Parse(fset, args); err != nil {
-		return err
-	}
-	if err := cli.NoArgs(fset); err != nil {
-		return err
-	}
-	if err := cli.CheckCount(*count); err != nil {
-		return err
-	}
-	if dev.List {
-		return listPorts(stdout, stderr)
-	}
-	if dev.Device == "" {
-		return cli.Usagef("-device is required: the meter's serial port (/dev/ttyUSB0, COM3; -list shows them) or tcp://host:port")
-	}
-	c, err := keys.Cipher()
-	if err != nil {
-		return err
-	}
-	if c == nil {
-		glog.Warningf("no key given: only plain telegrams can be read (%s)", cli.NoKeyHint)
+	c, done, err := flags.Parse(fset, args, stdout, stderr)
+	if done || err != nil {
+		return err // -list has printed the ports, or the command line is wrong
 	}
 	cfg, err := mf.config()
 	if err != nil {
@@ -185,18 +160,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		testHook(pub)
 	}
 
-	wd := *timeout
-	if wd == 0 {
-		wd = -1 // live: never
-	}
-	st := live.New(live.Config{
-		Device:    dev.Device,
-		NewReader: func(r io.Reader) *smarty.Reader { return keys.NewReader(r, c) },
-		Timeout:   wd,
-		Infof:     func(f string, a ...any) { glog.InfoDepth(1, fmt.Sprintf(f, a...)) },
-		Warnf:     func(f string, a ...any) { glog.WarningDepth(1, fmt.Sprintf(f, a...)) },
-		Debugf:    func(f string, a ...any) { glog.V(1).InfoDepth(1, fmt.Sprintf(f, a...)) },
-	})
+	// A service: a device that is not there yet is waited for.
+	st := live.New(cli.LiveConfig(flags.Device, *timeout, func(r io.Reader) *smarty.Reader { return flags.NewReader(r, c) }))
 
 	// The publisher runs until reading stops (pubCtx), then flushes for
 	// -grace; reading stops on Ctrl-C, -count, a device that cannot work,
@@ -214,7 +179,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	go st.ReportEvery(readCtx, live.DefaultReportInterval)
 	go reportPublisher(readCtx, pub, live.DefaultReportInterval)
 
-	readErr := read(readCtx, st, pub, dev.Device, *count)
+	readErr := read(readCtx, st, pub, flags.Device, *flags.Count)
 	st.Close()
 	stopPub()
 	pubErr := <-pubDone
@@ -233,24 +198,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // read reads telegrams and queues them for the publisher until ctx is done,
 // -count telegrams have been delivered, or the device fails for good.
 func read(ctx context.Context, st *live.Stream, pub *mqttpub.Publisher, device string, count int) error {
-	decoded, authFailures := 0, 0
+	var keyCheck cli.KeyCheck
+	decoded := 0
 	for count == 0 || decoded < count {
 		m, err := st.Next(ctx)
 		var fe *smarty.FrameError
 		switch {
 		case errors.As(err, &fe):
-			if errors.Is(err, smarty.ErrAuth) && decoded == 0 {
+			if n, wrongKey := keyCheck.AuthFailed(err, device); n > 0 {
 				glog.V(1).Info(err)
-				if authFailures++; authFailures == authFailuresToGiveUp {
-					return fmt.Errorf("authentication failed for the first %d frames from %s: wrong key, or the meter uses another authentication key (-authKey)", authFailures, device)
+				if wrongKey != nil {
+					return wrongKey
 				}
 				continue
 			}
-			msg := err.Error()
-			if errors.Is(err, smarty.ErrNoKey) {
-				msg += ": " + cli.NoKeyHint
-			}
-			glog.Warning(cli.OneLine(msg))
+			glog.Warning(cli.FrameMessage(err))
 			continue
 		case err != nil:
 			if ctx.Err() != nil || errors.Is(err, live.ErrClosed) {
@@ -260,9 +222,9 @@ func read(ctx context.Context, st *live.Stream, pub *mqttpub.Publisher, device s
 				glog.Infof("%s has ended", device)
 				return waitDelivered(ctx, pub)
 			}
-			return deviceError(err)
+			return cli.DeviceError(err)
 		}
-		authFailures = 0
+		keyCheck.Decoded()
 		decoded++
 		if err := pub.AddMessage(m); err != nil {
 			if errors.Is(err, mqttpub.ErrClosed) {
@@ -312,30 +274,4 @@ func reportPublisher(ctx context.Context, pub *mqttpub.Publisher, interval time.
 			glog.Infof("mqtt: %s", statsLine(pub.Stats()))
 		}
 	}
-}
-
-// deviceError makes a device the user named wrong a usage error (exit
-// status 2); the library's message already says what to do.
-func deviceError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "smarty: ")
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) ||
-		errors.Is(err, smarty.ErrNotSerial) || errors.Is(err, smarty.ErrInvalidDevice) {
-		return cli.Usagef("%s", msg)
-	}
-	return errors.New(msg)
-}
-
-func listPorts(stdout, stderr io.Writer) error {
-	ports, err := smarty.ListPorts()
-	if err != nil {
-		return err
-	}
-	if len(ports) == 0 {
-		fmt.Fprintf(stderr, "%s: no serial ports found: is the P1 cable plugged in? (a network adapter is used as -device tcp://host:port)\n", name)
-		return nil
-	}
-	for _, p := range ports {
-		fmt.Fprintln(stdout, p)
-	}
-	return nil
 }

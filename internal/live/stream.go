@@ -126,6 +126,21 @@ func New(cfg Config) *Stream {
 	return s
 }
 
+// Open is New, except that it opens the device once before it returns,
+// with cfg.Open: a device that is not there, or that this user may not
+// open, is then an error at once instead of being waited for, which is
+// what a person who starts a command by hand wants to hear. Next reads
+// that connection first; later ones are opened as with New.
+func Open(ctx context.Context, cfg Config) (*Stream, error) {
+	s := New(cfg)
+	src, err := s.cfg.Open(ctx, s.cfg.Device)
+	if err != nil {
+		return nil, err
+	}
+	s.attach(src)
+	return s, nil
+}
+
 func (s *Stream) infof(format string, args ...any) {
 	if s.cfg.Infof != nil {
 		s.cfg.Infof(format, args...)

@@ -463,3 +463,51 @@ func TestStatsString(t *testing.T) {
 		t.Errorf("String() =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestOpen: Open opens the device before it returns. A device that is not
+// there is an error at once, not waited for; one that opens is the
+// connection Next reads, without a second open; and Close closes it even
+// when Next was never called.
+func TestOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		missing := &smarty.DeviceError{Device: "/dev/ttyUSB0", Op: "open", Kind: fs.ErrNotExist, Err: fs.ErrNotExist}
+		op := &scriptedOpener{steps: []any{missing, newFakeConn(nil)}}
+		st, err := Open(fakeDeadline(t), Config{Device: "/dev/ttyUSB0", Open: op.open})
+		if st != nil || !errors.Is(err, fs.ErrNotExist) || op.calls != 1 {
+			t.Fatalf("Open = %v, %v after %d opens; want the error after 1", st, err, op.calls)
+		}
+
+		f := newFramer(t)
+		conn := newFakeConn(nil, f.frame(7))
+		op = &scriptedOpener{steps: []any{conn}}
+		var log logRecorder
+		st, err = Open(fakeDeadline(t), log.config(Config{Device: "/dev/ttyUSB0", Open: op.open, NewReader: newTestReader}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := next(t, fakeDeadline(t), st); m.Header.FrameCounter != 7 {
+			t.Errorf("counter %d, want 7", m.Header.FrameCounter)
+		}
+		if op.calls != 1 {
+			t.Errorf("%d opens, want 1", op.calls)
+		}
+		if info := log.level("I"); len(info) != 1 || info[0] != "reading /dev/ttyUSB0" {
+			t.Errorf("info lines %q, want one saying the device is read", info)
+		}
+		st.Close()
+		if !conn.isClosed() {
+			t.Error("Close left the device open")
+		}
+
+		conn = newFakeConn(nil)
+		op = &scriptedOpener{steps: []any{conn}}
+		st, err = Open(fakeDeadline(t), Config{Device: "/dev/ttyUSB0", Open: op.open})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if !conn.isClosed() {
+			t.Error("Close before any Next left the device open")
+		}
+	})
+}

@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/golang/glog"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+)
+
+// What the live commands (OnlineDecryption, MQTTPublisher) share: their
+// common flags, -list, how a device error or a bad frame reaches the user,
+// the Stream's configuration, and telling a wrong key from a damaged frame.
+
+// LiveFlags are the flags of a command that reads a meter live: the key
+// flags (with -allowUnauthenticated), -device and -list, and -count.
+type LiveFlags struct {
+	*KeyFlags
+	*DeviceFlags
+	Count *int
+}
+
+// AddLiveFlags adds the flags of LiveFlags to fs; countUsage is the help
+// text of -count.
+func AddLiveFlags(fs *flag.FlagSet, countUsage string) *LiveFlags {
+	return &LiveFlags{
+		KeyFlags:    AddKeyFlags(fs, true),
+		DeviceFlags: AddDeviceFlags(fs),
+		Count:       AddCountFlag(fs, countUsage),
+	}
+}
+
+// Parse parses args into fs (see Parse) and checks them as a live command
+// needs: no arguments left, a -count of 0 or more, and a -device unless
+// -list is given. With -list it prints the ports (ListPorts) and returns
+// done. c is the cipher of the key, or nil when no key is given: a meter
+// whose encryption is switched off needs none, and a warning says that
+// only plain telegrams can then be read.
+func (l *LiveFlags) Parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (c *smarty.Cipher, done bool, err error) {
+	if err := Parse(fs, args); err != nil {
+		return nil, false, err
+	}
+	if err := NoArgs(fs); err != nil {
+		return nil, false, err
+	}
+	if err := CheckCount(*l.Count); err != nil {
+		return nil, false, err
+	}
+	if l.List {
+		return nil, true, ListPorts(stdout, stderr, fs.Name())
+	}
+	if l.Device == "" {
+		return nil, false, Usagef("-device is required: the meter's serial port (/dev/ttyUSB0, COM3; -list shows them) or tcp://host:port")
+	}
+	c, err = l.Cipher()
+	if err != nil {
+		return nil, false, err
+	}
+	if c == nil {
+		glog.WarningDepth(1, "no key given: only plain telegrams can be read ("+NoKeyHint+")")
+	}
+	return c, false, nil
+}
+
+// ListPorts prints the serial ports of this machine to stdout, one a line,
+// for -list. When there is none it says so on stderr, after the command's
+// name, with where to look.
+func ListPorts(stdout, stderr io.Writer, name string) error {
+	ports, err := smarty.ListPorts()
+	if err != nil {
+		return err
+	}
+	if len(ports) == 0 {
+		fmt.Fprintf(stderr, "%s: no serial ports found: is the P1 cable plugged in? (a network adapter is used as -device tcp://host:port)\n", name)
+		return nil
+	}
+	for _, p := range ports {
+		fmt.Fprintln(stdout, p)
+	}
+	return nil
+}
+
+// DeviceError is what a live command returns for an error of its device:
+// a device the user named wrong (not there, permission denied, not a
+// serial port, a malformed name) is a *UsageError, exit status 2, and
+// anything else a plain error. The library's message already says what to
+// do; its "smarty: " prefix is dropped.
+func DeviceError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "smarty: ")
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) ||
+		errors.Is(err, smarty.ErrNotSerial) || errors.Is(err, smarty.ErrInvalidDevice) {
+		return Usagef("%s", msg)
+	}
+	return errors.New(msg)
+}
+
+// FrameMessage is how a live command reports a frame that was skipped
+// (a *smarty.FrameError): the error in one line, with what to do when the
+// frame was encrypted and no key was given.
+func FrameMessage(err error) string {
+	msg := err.Error()
+	if errors.Is(err, smarty.ErrNoKey) {
+		msg += ": " + NoKeyHint
+	}
+	return OneLine(msg)
+}
+
+// LiveConfig returns the live.Config of a live command: device, read with
+// newReader, closed and reopened when it delivers no complete frame for
+// timeout (0: never), logging through glog, with every retry at -v 1.
+// Each line is logged as from its caller in internal/live, which also
+// decides -vmodule.
+func LiveConfig(device string, timeout time.Duration, newReader func(io.Reader) *smarty.Reader) live.Config {
+	if timeout == 0 {
+		timeout = -1 // live: never
+	}
+	return live.Config{
+		Device:    device,
+		NewReader: newReader,
+		Timeout:   timeout,
+		Infof:     func(f string, a ...any) { glog.InfoDepth(1, fmt.Sprintf(f, a...)) },
+		Warnf:     func(f string, a ...any) { glog.WarningDepth(1, fmt.Sprintf(f, a...)) },
+		Debugf: func(f string, a ...any) {
+			if glog.VDepth(1, 1) {
+				glog.InfoDepth(1, fmt.Sprintf(f, a...))
+			}
+		},
+	}
+}
+
+// AuthFailuresToGiveUp is how many frames must fail authentication, with
+// none decoded before, for a live command to call the key wrong: a meter
+// sends nothing else that would ever decode.
+const AuthFailuresToGiveUp = 3
+
+// KeyCheck tells a wrong key from a damaged frame while a live command
+// reads. Before the first telegram decodes, a frame that fails
+// authentication most likely means a wrong key, and AuthFailuresToGiveUp
+// of them end the command; once a telegram has decoded, a failed tag is
+// damage, to report like any bad frame. The zero KeyCheck is ready to use.
+type KeyCheck struct {
+	decoded  bool
+	failures int
+}
+
+// Decoded records a telegram that decoded.
+func (k *KeyCheck) Decoded() { k.decoded, k.failures = true, 0 }
+
+// AuthFailed records a frame that failed with err, read from device. It
+// returns 0 when err is not an authentication failure or a telegram has
+// decoded before: the frame is the caller's to report. Otherwise it
+// returns how many frames have failed authentication so far, this one
+// included, and from the AuthFailuresToGiveUp-th on, the error that ends
+// the command.
+func (k *KeyCheck) AuthFailed(err error, device string) (int, error) {
+	if k.decoded || !errors.Is(err, smarty.ErrAuth) {
+		return 0, nil
+	}
+	k.failures++
+	if k.failures < AuthFailuresToGiveUp {
+		return k.failures, nil
+	}
+	return k.failures, fmt.Errorf("authentication failed for the first %d frames from %s: wrong key, or the meter uses another authentication key (-authKey)", k.failures, device)
+}
