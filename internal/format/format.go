@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,8 +132,7 @@ func (w *Writer) Write(t *dsmr.Telegram, env *Envelope) error {
 // title and frame counter of an encrypted frame, nil for a plain telegram.
 // No newline is appended.
 //
-// AppendJSON does not allocate when dst has room, except for per-channel
-// codes the catalogue does not know.
+// AppendJSON does not allocate when dst has room.
 func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
 	dst = append(dst, '{')
 	if env != nil {
@@ -174,7 +174,7 @@ func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
 }
 
 func appendObject(dst []byte, o *dsmr.Object) []byte {
-	info, known := lookup(o.OBIS)
+	info, known := dsmr.Lookup(o.OBIS)
 	dst = append(dst, `{"obis":"`...)
 	dst, _ = o.OBIS.AppendText(dst)
 	dst = append(dst, `","name":`...)
@@ -188,6 +188,8 @@ func appendObject(dst []byte, o *dsmr.Object) []byte {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
+		// info.Text is Object.IsText without a second lookup;
+		// TestAppendJSONText holds the two together.
 		dst = appendValue(dst, v, info.Text, info.Unit)
 	}
 	return append(dst, "]}"...)
@@ -202,7 +204,7 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string) []by
 	switch {
 	case len(raw) == 0:
 	case isText:
-		dst = appendText(dst, raw)
+		dst = appendText(dst, v)
 	case v.IsPlaceholder():
 		dst = append(dst, `,"time":null`...)
 	default:
@@ -227,35 +229,18 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string) []by
 	return append(dst, '}')
 }
 
-// appendText adds ,"text":"..." when raw is hex that decodes to text.
-func appendText(dst []byte, raw []byte) []byte {
-	if !isHexText(raw) {
-		return dst
+// appendText adds ,"text":"..." when v is hex that decodes to text, by
+// dsmr's rule (Value.Text), so that the JSON and the library never
+// disagree on what is text.
+func appendText(dst []byte, v dsmr.Value) []byte {
+	const key = `,"text":"`
+	start := len(dst)
+	dst, ok := v.AppendText(append(dst, key...))
+	if !ok {
+		return dst[:start]
 	}
-	dst = append(dst, `,"text":"`...)
-	for i := 0; i+1 < len(raw); i += 2 {
-		dst = appendStringByte(dst, unhex(raw[i])<<4|unhex(raw[i+1]))
-	}
+	dst = escapeText(dst, start+len(key))
 	return append(dst, '"')
-}
-
-// isHexText reports whether raw is an even number of hex digits that
-// decode to printable ASCII (tabs and line breaks allowed), the rule of
-// dsmr.Value.Text.
-func isHexText(raw []byte) bool {
-	if len(raw) == 0 || len(raw)%2 != 0 {
-		return false
-	}
-	for i := 0; i < len(raw); i += 2 {
-		if !isHexDigit(raw[i]) || !isHexDigit(raw[i+1]) {
-			return false
-		}
-		c := unhex(raw[i])<<4 | unhex(raw[i+1])
-		if (c < 0x20 || c > 0x7E) && c != '\r' && c != '\n' && c != '\t' {
-			return false
-		}
-	}
-	return true
 }
 
 func appendTimestamp(dst []byte, t *dsmr.Telegram) []byte {
@@ -275,15 +260,15 @@ func appendEquipmentID(dst []byte, t *dsmr.Telegram) []byte {
 		if o == nil || len(o.Values) == 0 {
 			continue
 		}
-		raw := o.Values[0].Bytes()
-		if isHexText(raw) {
-			dst = append(dst, '"')
-			for i := 0; i+1 < len(raw); i += 2 {
-				dst = appendStringByte(dst, unhex(raw[i])<<4|unhex(raw[i+1]))
-			}
-			return append(dst, '"')
+		v := o.Values[0]
+		start := len(dst)
+		var ok bool
+		dst, ok = v.AppendText(append(dst, '"'))
+		if !ok {
+			return appendString(dst[:start], v.Bytes())
 		}
-		return appendString(dst, raw)
+		dst = escapeText(dst, start+1)
+		return append(dst, '"')
 	}
 	return append(dst, "null"...)
 }
@@ -311,34 +296,6 @@ func crcMatches(raw []byte, crc uint16) bool {
 	return false
 }
 
-// lookup is dsmr.Lookup without the allocation Lookup makes for the ID of a
-// per-channel code: only Name, Unit and Text are used here, and those are
-// the same for every channel.
-func lookup(o dsmr.OBIS) (dsmr.Info, bool) {
-	if o.A == 0 && o.B >= 1 && o.B <= 4 {
-		// Name, Unit and Text are the same on every channel: use the
-		// table of channel-1 codes built once at start-up.
-		if info, ok := channelInfo[o.WithChannel(1)]; ok {
-			return info, true
-		}
-	}
-	return dsmr.Lookup(o)
-}
-
-// channelInfo holds dsmr.Lookup of the per-channel codes on channel 1,
-// without their ID.
-var channelInfo = func() map[dsmr.OBIS]dsmr.Info {
-	m := make(map[dsmr.OBIS]dsmr.Info)
-	for _, c := range []string{"24.1.0", "96.1.0", "96.1.1", "24.2.1", "24.2.3", "24.3.0", "24.4.0", "96.3.10"} {
-		o := dsmr.MustParseOBIS("0-1:" + c)
-		if info, ok := dsmr.Lookup(o); ok {
-			info.ID = ""
-			m[o] = info
-		}
-	}
-	return m
-}()
-
 const hexDigits = "0123456789ABCDEF"
 
 func appendHexUpper(dst, b []byte) []byte {
@@ -350,20 +307,6 @@ func appendHexUpper(dst, b []byte) []byte {
 
 func appendCRC(dst []byte, crc uint16) []byte {
 	return append(dst, hexDigits[crc>>12], hexDigits[crc>>8&0xF], hexDigits[crc>>4&0xF], hexDigits[crc&0xF])
-}
-
-func isHexDigit(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c >= 'a' && c <= 'f'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 // appendString appends s as a JSON string. Runs of bytes that need no
@@ -389,6 +332,41 @@ var safeByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// escapeText escapes, in place, what JSON needs escaped in dst[from:]:
+// text from dsmr's Value.AppendText, which is valid UTF-8 and holds no
+// control characters but tab, CR and LF. Only '"', '\\' and those three
+// need it, and are rare: the text is usually left as it is, and otherwise
+// moved right within dst, which grows only when it has no room.
+func escapeText(dst []byte, from int) []byte {
+	extra := 0
+	for _, c := range dst[from:] {
+		if textEscape[c] != 0 {
+			extra++
+		}
+	}
+	if extra == 0 {
+		return dst
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, extra)[:n+extra]
+	w := len(dst)
+	for r := n - 1; r >= from; r-- {
+		c := dst[r]
+		if e := textEscape[c]; e != 0 {
+			w -= 2
+			dst[w], dst[w+1] = '\\', e
+		} else {
+			w--
+			dst[w] = c
+		}
+	}
+	return dst
+}
+
+// textEscape gives, for each byte that escapeText escapes, the letter
+// after the backslash.
+var textEscape = [256]byte{'"': '"', '\\': '\\', '\n': 'n', '\r': 'r', '\t': 't'}
 
 // appendStringByte appends one byte of a JSON string, escaped as needed.
 // Telegrams are ASCII; a byte outside it is written as U+FFFD so that the

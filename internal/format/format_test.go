@@ -44,6 +44,7 @@ var goldenCases = []struct {
 	{"dsmr5.txt", nil},
 	{"nocrc.txt", nil},
 	{"badcrc.txt", realEnvelope},
+	{"utf8.txt", nil},
 }
 
 func TestAppendJSONGolden(t *testing.T) {
@@ -129,6 +130,7 @@ func TestAppendJSONFields(t *testing.T) {
 	dsmr5 := decode(t, AppendJSON(nil, parse(t, "dsmr5.txt"), nil))
 	nocrc := decode(t, AppendJSON(nil, parse(t, "nocrc.txt"), nil))
 	bad := decode(t, AppendJSON(nil, parse(t, "badcrc.txt"), nil))
+	utf8 := decode(t, AppendJSON(nil, parse(t, "utf8.txt"), nil))
 
 	value := func(v jsonTelegram, obis string, k int) string {
 		for _, o := range v.Objects {
@@ -182,6 +184,11 @@ func TestAppendJSONFields(t *testing.T) {
 		{"mbus id", value(plain, "0-4:96.1.0", 0), "raw=454C53333533353839393830333030 text=ELS353589980300"},
 		{"text with quotes", value(dsmr5, "0-0:96.13.0", 0), `raw=48656C6C6F2C20227769646522207C20776F726C645C text=Hello, "wide" | world\`},
 		{"unknown code", value(dsmr5, "9-9:9.9.9", 0), `raw=hello "there"`},
+		{"utf-8 text", value(utf8, "0-0:96.13.0", 0), "raw=436F75707572652070726F6772616D6DC3A965206C6520332F3620C3A0203968 text=Coupure programmée le 3/6 à 9h"},
+		{"utf-8 text with quotes and lines", value(utf8, "0-0:96.13.3", 0), "raw=5072C3A97675203A20226D61696E74656E616E6365220D0AC3897461706520325C33 text=Prévu : \"maintenance\"\r\nÉtape 2\\3"},
+		{"latin-1 is not text", value(utf8, "0-0:96.13.2", 0), "raw=436F7570757265E9"},
+		{"mbus 2 id", value(utf8, "0-2:96.1.0", 0), "raw=4761737AC3A4686C65722037 text=Gaszähler 7"},
+		{"unknown per-channel code", value(utf8, "0-3:24.9.9", 0), "raw=696E636F6E6E75"},
 		{"obis value", value(dsmr5, "1-0:99.97.0", 1), "raw=0-0:96.7.19"},
 		{"duration", value(dsmr5, "1-0:99.97.0", 3), "raw=0000000236*s number=236 unit=s"},
 	}
@@ -276,8 +283,48 @@ func TestKind(t *testing.T) {
 	}
 }
 
+// TestAppendJSONText: a value has "text" exactly when dsmr's Object.IsText
+// and Value.Text say it is text, and then the same text: the JSON and the
+// library never disagree.
+func TestAppendJSONText(t *testing.T) {
+	for _, tc := range goldenCases {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := parse(t, tc.name)
+			checkText(t, tg, decode(t, AppendJSON(nil, tg, tc.env)))
+		})
+	}
+}
+
+// checkText compares the text fields and equipment_id of v, the JSON of
+// tg, with what dsmr decodes.
+func checkText(t *testing.T, tg *dsmr.Telegram, v jsonTelegram) {
+	t.Helper()
+	objects := tg.Objects()
+	if len(v.Objects) != len(objects) {
+		t.Fatalf("%d objects in JSON, %d in the telegram", len(v.Objects), len(objects))
+	}
+	for k, o := range objects {
+		for i, val := range o.Values {
+			want, ok := val.Text()
+			ok = ok && o.IsText()
+			got := v.Objects[k].Values[i].Text
+			if (got != nil) != ok || ok && *got != want {
+				t.Errorf("%s value %d (%q): text %q, want %q, %v", o.OBIS, i, val.Bytes(), str(got), want, ok)
+			}
+		}
+	}
+	for _, code := range []dsmr.OBIS{dsmr.CodeMeterID, dsmr.CodeEquipmentID} {
+		if o := tg.Find(code); o != nil && len(o.Values) > 0 {
+			if want, ok := o.Values[0].Text(); ok && str(v.EquipmentID) != want {
+				t.Errorf("equipment_id %q, want %q as MeterID", str(v.EquipmentID), want)
+			}
+			break
+		}
+	}
+}
+
 func TestAppendJSONAllocs(t *testing.T) {
-	for _, name := range []string{"smarty-2018.txt", "lux-spec-example.txt"} {
+	for _, name := range []string{"smarty-2018.txt", "lux-spec-example.txt", "dsmr5.txt", "utf8.txt"} {
 		t.Run(name, func(t *testing.T) {
 			tg := parse(t, name)
 			buf := make([]byte, 0, 64<<10)
@@ -300,6 +347,7 @@ func FuzzAppendJSON(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("/X\r\n\r\n0-0:96.13.0(0A0D09225C)\r\n1-0:1.8.0(-0.5*\"\")\r\n!\r\n"))
+	f.Add([]byte("/X\r\n\r\n0-0:96.1.1(C3A9225C)\r\n0-0:96.13.0(E9)\r\n0-0:96.13.1(C2A0E2808F)\r\n!\r\n"))
 	var tg dsmr.Telegram
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if err := tg.UnmarshalText(data); err != nil && !errors.Is(err, dsmr.ErrCRC) {
@@ -313,9 +361,7 @@ func FuzzAppendJSON(f *testing.F) {
 		if err := json.Unmarshal(out, &v); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		if len(v.Objects) != len(tg.Objects()) {
-			t.Fatalf("%d objects in JSON, %d in the telegram", len(v.Objects), len(tg.Objects()))
-		}
+		checkText(t, &tg, v)
 	})
 }
 

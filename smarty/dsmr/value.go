@@ -3,6 +3,7 @@ package dsmr
 import (
 	"encoding/hex"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -143,29 +144,40 @@ func (v Value) OBIS() (OBIS, bool) {
 // (0-0:96.13.0, up to 1024 hex digits). ok is false when the value is
 // empty, not an even number of hex digits, or decodes to bytes that are not
 // text: invalid UTF-8, or control characters other than tab, CR and LF.
+// AppendText is the same without making a string.
 func (v Value) Text() (string, bool) {
-	if len(v.raw) == 0 || len(v.raw)%2 != 0 {
-		return "", false
-	}
 	var buf [64]byte
-	var out []byte
-	if len(v.raw)/2 <= len(buf) {
-		out = buf[:len(v.raw)/2]
-	} else {
-		out = make([]byte, len(v.raw)/2)
-	}
-	if _, err := hex.Decode(out, v.raw); err != nil {
+	b, ok := v.AppendText(buf[:0])
+	if !ok {
 		return "", false
+	}
+	return string(b), true
+}
+
+// AppendText appends the text Text returns to dst and returns the extended
+// slice, for a caller that builds output without allocating. When the value
+// is not text (see Text), ok is false and the slice returned holds dst's
+// bytes, with dst's length. It allocates only when dst has no room.
+func (v Value) AppendText(dst []byte) (_ []byte, ok bool) {
+	n := len(v.raw) / 2
+	if n == 0 || len(v.raw)%2 != 0 {
+		return dst, false
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, n)
+	out := dst[start : start+n]
+	if _, err := hex.Decode(out, v.raw); err != nil {
+		return dst[:start], false
 	}
 	for _, c := range out {
 		if c < 0x20 && c != '\r' && c != '\n' && c != '\t' || c == 0x7F {
-			return "", false
+			return dst[:start], false
 		}
 	}
 	if !utf8.Valid(out) {
-		return "", false
+		return dst[:start], false
 	}
-	return string(out), true
+	return dst[:start+n], true
 }
 
 // int returns the value of a count such as "003" or "00069": one to nine

@@ -274,6 +274,19 @@ func TestValueText(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("Text(%q) = %q, %v; want %q, %v", tc.raw, got, ok, tc.want, tc.ok)
 		}
+		// AppendText: the same text after what dst holds; dst's bytes
+		// alone when the value is not text.
+		for _, prefix := range []string{"", "key="} {
+			dst := append(make([]byte, 0, len(prefix)+1), prefix...)
+			b, ok := val(tc.raw).AppendText(dst)
+			want := prefix
+			if tc.ok {
+				want += tc.want
+			}
+			if string(b) != want || ok != tc.ok {
+				t.Errorf("AppendText(%q, %q) = %q, %v; want %q, %v", prefix, tc.raw, b, ok, want, tc.ok)
+			}
+		}
 	}
 	// A message of 1024 hex digits, the longest a meter sends.
 	long := make([]byte, 1024)
@@ -282,6 +295,21 @@ func TestValueText(t *testing.T) {
 	}
 	if s, ok := val(string(long)).Text(); !ok || len(s) != 512 || s[:4] != "ABAB" {
 		t.Errorf("1024 hex digits: %d bytes, %v", len(s), ok)
+	}
+}
+
+// TestValueAppendTextAllocs: with room in dst, AppendText allocates
+// nothing, whether the value is text or not.
+func TestValueAppendTextAllocs(t *testing.T) {
+	for _, raw := range []string{"436F757075726520707267726D6DC3A965", "E9", "4G"} {
+		v := val(raw)
+		buf := make([]byte, 0, 64)
+		allocs := testing.AllocsPerRun(100, func() {
+			buf, _ = v.AppendText(buf[:0])
+		})
+		if allocs != 0 {
+			t.Errorf("AppendText(%q) allocates %v times, want 0", raw, allocs)
+		}
 	}
 }
 
