@@ -24,6 +24,12 @@ type Message struct {
 	// and Size the number of bytes it took there.
 	Offset int64
 	Size   int
+	// Skipped is the number of bytes before Offset that the Reader skipped
+	// as noise since the previous telegram: the tail of a frame it
+	// started in the middle of, or garbage on the line. Line ends do not
+	// count, and neither do the bytes after a frame reported with a
+	// *FrameError, which are put down to that frame.
+	Skipped int64
 	// Encrypted is true for a telegram that came in an envelope; Header
 	// then holds the system title and frame counter.
 	Encrypted bool
@@ -85,6 +91,11 @@ type Reader struct {
 	plain []byte // decrypted telegram
 	nonce [12]byte
 	stats Stats
+	// noise counts the bytes skipped since the last telegram, for
+	// Message.Skipped; afterError is set when a bad frame was reported
+	// since.
+	noise      int64
+	afterError bool
 
 	// plainScan remembers how far the body of a plain telegram candidate
 	// has been scanned, so that a telegram arriving a byte at a time is
@@ -162,6 +173,11 @@ func (r *Reader) Next() (*Message, error) {
 		case goodFrame:
 			r.start = p + res.size
 			r.stats.Frames++
+			r.msg.Skipped = r.noise
+			if r.afterError {
+				r.msg.Skipped = 0
+			}
+			r.noise, r.afterError = 0, false
 			return &r.msg, nil
 		case notFrame:
 			r.skip(p + 1)
@@ -197,6 +213,7 @@ func (r *Reader) Next() (*Message, error) {
 
 func (r *Reader) frameError(p int, res result) error {
 	r.stats.Errors++
+	r.afterError = true
 	return &FrameError{
 		Offset:    r.base + int64(p),
 		Size:      res.size,
@@ -210,6 +227,13 @@ func (r *Reader) frameError(p int, res result) error {
 func (r *Reader) skip(p int) {
 	if p > r.start {
 		r.stats.Skipped += int64(p - r.start)
+		if !r.afterError {
+			for _, c := range r.buf[r.start:p] {
+				if c != '\r' && c != '\n' {
+					r.noise++
+				}
+			}
+		}
 		r.start = p
 	}
 }

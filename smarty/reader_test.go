@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -67,6 +68,9 @@ func readAll(t testing.TB, r *Reader) []string {
 func describe(m *Message) string {
 	kwh, _ := m.Telegram.EnergyImport()
 	s := fmt.Sprintf("telegram @%d size %d", m.Offset, m.Size)
+	if m.Skipped > 0 {
+		s = fmt.Sprintf("(%d skipped) ", m.Skipped) + s
+	}
 	if m.Encrypted {
 		s += fmt.Sprintf(" counter %d", m.Header.FrameCounter)
 		if !m.Authenticated {
@@ -144,14 +148,15 @@ func TestReader(t *testing.T) {
 		{"spec example, plain", nil, spec, []string{"telegram @0 size 1487 plain kWh 25.653"}},
 		{"frames back to back", other, cat(a, b, c), []string{enc(0, 1, "1"), enc(na, 2, "2"), enc(2*na, 3, "3")}},
 		{"noise between frames", other, cat([]byte("noise\x00\xff"), a, []byte("\r\n!!\xdb\xdb//"), b), []string{
-			enc(7, 1, "1"), enc(7+na+8, 2, "2")}},
+			"(7 skipped) " + enc(7, 1, "1"), "(6 skipped) " + enc(7+na+8, 2, "2")}}, // line ends are not noise
 		{"plain and encrypted mixed", other, cat(telegram("000005.000"), a, telegram("000006.000")), []string{
 			plain(0, "5"), enc(nt, 1, "1"), plain(nt+na, "6")}},
 		{"wrong key, then the right one", other, cat(seal(luxKey, 1, telegram("000001.000")), b), []string{
 			skip(0, "auth"), enc(na, 2, "2")}},
 		{"wrong authentication key", NewCipher(otherKey, LuxembourgAuthKey), cat(a, b), []string{
 			skip(0, "auth"), skip(na, "auth")}},
-		{"starts inside a frame", other, cat(a[60:], b), []string{enc(na-60, 2, "2")}},
+		{"starts inside a frame", other, cat(a[60:], b), []string{
+			fmt.Sprintf("(%d skipped) ", na-60-bytes.Count(a[60:], []byte("\r"))-bytes.Count(a[60:], []byte("\n"))) + enc(na-60, 2, "2")}},
 		{"torn frame then a good one", other, cat(a[:100], b, c), []string{
 			skip(0, "truncated"), enc(100, 2, "2"), enc(100+na, 3, "3")}},
 		{"stream ends inside a frame", other, cat(a, b[:120]), []string{enc(0, 1, "1"), skip(na, "truncated")}},
@@ -162,7 +167,7 @@ func TestReader(t *testing.T) {
 		{"length field 1", other, cat(a[:10], []byte{0x81, 1}, a[11:], b), []string{skip(0, "header"), enc(na+1, 2, "2")}},
 		{"false 0xDB header with a long length", other, cat(falseDB, a, b), []string{
 			skip(0, "truncated"), enc(len(falseDB), 1, "1"), enc(len(falseDB)+na, 2, "2")}},
-		{"endless 0xDB", other, cat(bytes.Repeat([]byte{0xDB}, 40000), a), []string{enc(40000, 1, "1")}},
+		{"endless 0xDB", other, cat(bytes.Repeat([]byte{0xDB}, 40000), a), []string{"(40000 skipped) " + enc(40000, 1, "1")}},
 		// The last DB 08 and the frame's first bytes make a plausible
 		// header (the system title holds 0x20 0x30: length 32, security
 		// byte 0x30): that false frame is reported as torn, not as a key
@@ -271,6 +276,7 @@ func TestReaderCutAtEveryByte(t *testing.T) {
 			events := readAll(t, NewReader(ch.wrap(bytes.NewReader(stream)), c))
 			var telegrams, skips []string
 			for _, e := range events {
+				e = dropSkipped(e)
 				if strings.HasPrefix(e, "telegram") {
 					telegrams = append(telegrams, e)
 				} else {
@@ -292,4 +298,94 @@ func TestReaderCutAtEveryByte(t *testing.T) {
 			}
 		}
 	}
+}
+
+// One flipped bit anywhere in the real frame never lets the frame through
+// and never costs the good frame after it. What the Reader says for each
+// part of the frame is kept in a golden file
+// (testdata/golden/flip-every-bit.txt, rewritten by go test -update).
+func TestReaderFlipEveryBit(t *testing.T) {
+	real := readFile(t, realFramePath)
+	c := realCipher(t)
+	part := func(i int) string {
+		switch {
+		case i == 0:
+			return "tag 0xDB"
+		case i == 1:
+			return "system title length"
+		case i < 10:
+			return "system title"
+		case i < 13:
+			return "length field"
+		case i == 13:
+			return "security byte"
+		case i < 18:
+			return "frame counter"
+		case i < len(real)-TagSize:
+			return "ciphertext"
+		}
+		return "GCM tag"
+	}
+	var order []string
+	outcomes := map[string]map[string]int{}
+	for i := range real {
+		for bit := range uint(8) {
+			stream := cat(flip(real, i, bit), real)
+			events := readAll(t, NewReader(bytes.NewReader(stream), c))
+			var skips []string
+			good, noise := false, false
+			for _, e := range events {
+				if d := dropSkipped(e); d != e {
+					e, noise = d, true
+				}
+				switch {
+				case e == fmt.Sprintf("telegram @%d size 647 counter 370915 kWh 6.695", len(real)):
+					good = true
+				case strings.HasPrefix(e, "telegram"):
+					t.Fatalf("byte %d bit %d: a damaged frame came through: %s", i, bit, e)
+				default:
+					skips = append(skips, strings.TrimPrefix(e[strings.Index(e, ":")+1:], " "))
+				}
+			}
+			if !good {
+				t.Fatalf("byte %d bit %d: the good frame after the damaged one was lost: %q", i, bit, events)
+			}
+			outcome := "no frame error"
+			if noise {
+				outcome += ", noise before the next frame"
+			}
+			if len(skips) > 0 {
+				outcome = strings.Join(skips, ", ")
+			}
+			p := part(i)
+			if outcomes[p] == nil {
+				outcomes[p] = map[string]int{}
+				order = append(order, p)
+			}
+			outcomes[p][outcome]++
+		}
+	}
+	var b strings.Builder
+	b.WriteString("# One bit flipped in the real frame, followed by the frame intact.\n")
+	b.WriteString("# For each part of the frame: what the Reader reported, and how many of the flips.\n")
+	for _, p := range order {
+		fmt.Fprintf(&b, "%s:\n", p)
+		var keys []string
+		for k := range outcomes[p] {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "\t%5d  %s\n", outcomes[p][k], k)
+		}
+	}
+	golden(t, "flip-every-bit.txt", []byte(b.String()))
+}
+
+// dropSkipped removes the "(n skipped) " describe puts before a telegram.
+func dropSkipped(e string) string {
+	if strings.HasPrefix(e, "(") {
+		return e[strings.Index(e, ") ")+2:]
+	}
+	return e
 }
