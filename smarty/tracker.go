@@ -1,6 +1,11 @@
 package smarty
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
 
 // EventKind says what a Tracker noticed about a telegram.
 type EventKind int
@@ -127,34 +132,69 @@ type Tracker struct {
 	lastTitle SystemTitle
 	hasTitle  bool
 	meterID   string
-	counts    TrackerCounts
-	events    []Event
+	// meterIDRaw is the value meterID was decoded from by Observe, so
+	// that a telegram with the same one costs no string; empty after
+	// ObserveTelegram.
+	meterIDRaw []byte
+	counts     TrackerCounts
+	events     []Event
 }
 
 // Observe records a telegram returned by Reader.Next and returns what it
 // noticed, usually nothing. The events are valid until the next call.
+// Observe allocates nothing while the meter id stays the same.
 func (t *Tracker) Observe(m *Message) []Event {
-	return t.ObserveTelegram(m.Offset, m.Encrypted, m.Header, m.Telegram.MeterID())
+	t.begin(m.Offset, m.Encrypted, m.Header)
+	// Decode the meter id only when its text in the telegram changes.
+	if raw := meterIDValue(&m.Telegram); len(raw) > 0 && !bytes.Equal(raw, t.meterIDRaw) {
+		t.observeMeterID(m.Offset, m.Header, m.Telegram.MeterID())
+		t.meterIDRaw = append(t.meterIDRaw[:0], raw...)
+	}
+	return t.events
 }
 
 // ObserveTelegram is Observe for a telegram given by its parts: its stream
 // offset, whether it came encrypted with header h, and its meter id (empty
 // when the telegram has none).
 func (t *Tracker) ObserveTelegram(offset int64, encrypted bool, h Header, meterID string) []Event {
+	t.begin(offset, encrypted, h)
+	if meterID != "" {
+		t.observeMeterID(offset, h, meterID)
+		t.meterIDRaw = t.meterIDRaw[:0]
+	}
+	return t.events
+}
+
+// begin starts on a telegram: it clears the events, counts the telegram
+// and follows its frame counter.
+func (t *Tracker) begin(offset int64, encrypted bool, h Header) {
 	t.events = t.events[:0]
 	t.counts.Telegrams++
 	if encrypted {
 		t.observeCounter(offset, h)
 	}
-	if meterID != "" {
-		if t.meterID != "" && meterID != t.meterID {
-			t.counts.MeterIDChanges++
-			t.events = append(t.events, Event{Kind: MeterIDChange, Offset: offset,
-				SystemTitle: h.SystemTitle, MeterID: meterID, PreviousMeterID: t.meterID})
-		}
-		t.meterID = meterID
+}
+
+// observeMeterID compares the telegram's meter id, not empty, with the
+// last one.
+func (t *Tracker) observeMeterID(offset int64, h Header, meterID string) {
+	if t.meterID != "" && meterID != t.meterID {
+		t.counts.MeterIDChanges++
+		t.events = append(t.events, Event{Kind: MeterIDChange, Offset: offset,
+			SystemTitle: h.SystemTitle, MeterID: meterID, PreviousMeterID: t.meterID})
 	}
-	return t.events
+	t.meterID = meterID
+}
+
+// meterIDValue returns the text of the value that dsmr.Telegram.MeterID
+// decodes the meter id from, nil when the telegram has none.
+func meterIDValue(tg *dsmr.Telegram) []byte {
+	for _, c := range [...]dsmr.OBIS{dsmr.CodeMeterID, dsmr.CodeEquipmentID} {
+		if o := tg.Find(c); o != nil && len(o.Values) > 0 {
+			return o.Values[0].Bytes()
+		}
+	}
+	return nil
 }
 
 func (t *Tracker) observeCounter(offset int64, h Header) {

@@ -234,3 +234,125 @@ func TestTrackerObserveMessage(t *testing.T) {
 		t.Errorf("meter id %q, want SAG1030700114004", tr.meterID)
 	}
 }
+
+// meterTelegram returns a message whose telegram has the given meter id
+// line ("" for none).
+func meterTelegram(t testing.TB, idLine string) *Message {
+	t.Helper()
+	text := "/Lux5\\253663629_D\r\n\r\n1-3:0.2.8(42)\r\n"
+	if idLine != "" {
+		text += idLine + "\r\n"
+	}
+	text += "1-0:1.8.0(000006.695*kWh)\r\n!\r\n"
+	m := new(Message)
+	if err := m.Telegram.UnmarshalText([]byte(text)); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestTrackerObserveMeterID: Observe reads the meter id as
+// dsmr.Telegram.MeterID does, and reports a change only when the decoded
+// id changes; ObserveTelegram between calls of Observe is not forgotten.
+func TestTrackerObserveMeterID(t *testing.T) {
+	const (
+		sagHex   = "0-0:42.0.0(53414731303330373030313134303034)" // SAG1030700114004
+		zenUpper = "0-0:42.0.0(5A454E31303330373030313134303034)" // ZEN1030700114004
+		zenLower = "0-0:42.0.0(5a454e31303330373030313134303034)"
+		sag9Hex  = "0-0:42.0.0(53414731303330373030313139393939)"   // SAG1030700119999
+		dutch    = "0-0:96.1.1(4530303434303037313331363530363137)" // E0044007131650617
+		rawID    = "0-0:96.1.1(E0043007099)"                        // not hex text: the raw value
+	)
+	type step struct {
+		idLine  string // for Observe
+		direct  string // when not "", ObserveTelegram with this id instead
+		want    []string
+		meterID string // the Tracker's meter id after the step
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"same id", []step{
+			{idLine: sagHex, meterID: "SAG1030700114004"},
+			{idLine: sagHex, meterID: "SAG1030700114004"},
+		}},
+		{"same id in lower-case hex", []step{
+			{idLine: zenUpper, meterID: "ZEN1030700114004"},
+			{idLine: zenLower, meterID: "ZEN1030700114004"},
+			{idLine: zenUpper, meterID: "ZEN1030700114004"},
+		}},
+		{"changed", []step{
+			{idLine: sagHex, meterID: "SAG1030700114004"},
+			{idLine: sag9Hex, want: []string{"meter id changed from SAG1030700114004 to SAG1030700119999: was the meter replaced?"}, meterID: "SAG1030700119999"},
+			{idLine: sag9Hex, meterID: "SAG1030700119999"},
+		}},
+		{"absent for a while", []step{
+			{idLine: dutch, meterID: "E0044007131650617"},
+			{idLine: "", meterID: "E0044007131650617"},
+			{idLine: dutch, meterID: "E0044007131650617"},
+		}},
+		{"raw id", []step{
+			{idLine: rawID, meterID: "E0043007099"},
+			{idLine: dutch, want: []string{"meter id changed from E0043007099 to E0044007131650617: was the meter replaced?"}, meterID: "E0044007131650617"},
+		}},
+		{"ObserveTelegram in between", []step{
+			{idLine: sagHex, meterID: "SAG1030700114004"},
+			{direct: "SAG1030700119999", want: []string{"meter id changed from SAG1030700114004 to SAG1030700119999: was the meter replaced?"}, meterID: "SAG1030700119999"},
+			{idLine: sagHex, want: []string{"meter id changed from SAG1030700119999 to SAG1030700114004: was the meter replaced?"}, meterID: "SAG1030700114004"},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var tr Tracker
+			for i, s := range tc.steps {
+				var events []Event
+				if s.direct != "" {
+					events = tr.ObserveTelegram(0, false, Header{}, s.direct)
+				} else {
+					m := meterTelegram(t, s.idLine)
+					if id := m.Telegram.MeterID(); s.idLine != "" && id != s.meterID {
+						t.Fatalf("step %d: the telegram's MeterID is %q, want %q", i, id, s.meterID)
+					}
+					events = tr.Observe(m)
+				}
+				var got []string
+				for _, e := range events {
+					got = append(got, e.String())
+				}
+				if diff := cmp.Diff(s.want, got); diff != "" {
+					t.Errorf("step %d: events (-want +got):\n%s", i, diff)
+				}
+				if tr.meterID != s.meterID {
+					t.Errorf("step %d: meter id %q, want %q", i, tr.meterID, s.meterID)
+				}
+			}
+		})
+	}
+}
+
+// TestTrackerObserveAllocs: following a meter frame after frame allocates
+// nothing once the Tracker has seen it.
+func TestTrackerObserveAllocs(t *testing.T) {
+	text, err := os.ReadFile("../testdata/smarty-2018.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Message
+	if err := m.Telegram.UnmarshalText(text); err != nil {
+		t.Fatal(err)
+	}
+	m.Encrypted = true
+	m.Header = Header{SystemTitle: trackTitleA, FrameCounter: 1}
+	var tr Tracker
+	tr.Observe(&m)
+	allocs := testing.AllocsPerRun(100, func() {
+		m.Header.FrameCounter++
+		if events := tr.Observe(&m); len(events) != 0 {
+			t.Fatalf("events %v", events)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Observe allocates %v times per telegram, want 0", allocs)
+	}
+}
