@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"io"
@@ -177,6 +178,39 @@ func BenchmarkOfflineDecryption(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*frames), "ns/frame")
+		})
+	}
+}
+
+// TestNoAllocationPerFrame decodes a dump of n frames and one of 3n, in
+// text and JSON: the second may not allocate more than the first, beyond
+// a little slack. The cost of a file (buffers, the summary) is the same
+// for both; a cost per frame would show up about 2n times.
+func TestNoAllocationPerFrame(t *testing.T) {
+	const n = 500
+	dump := func(frames int) []byte {
+		var b bytes.Buffer
+		if _, err := io.Copy(&b, simStream(frames)); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	small, large := dump(n), dump(3*n)
+	for _, kind := range []string{"text", "json"} {
+		t.Run(kind, func(t *testing.T) {
+			allocs := func(data []byte) float64 {
+				return testing.AllocsPerRun(5, func() {
+					err := run(context.Background(), []string{"-key", simKeyHex, "-format", kind, "-"}, bytes.NewReader(data), io.Discard, io.Discard)
+					if err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+			a, b := allocs(small), allocs(large)
+			t.Logf("%d frames: %.0f allocations, %d frames: %.0f", n, a, 3*n, b)
+			if perFrame := (b - a) / (2 * n); perFrame > 0.05 {
+				t.Errorf("%.2f allocations per frame, want 0", perFrame)
+			}
 		})
 	}
 }
