@@ -7,7 +7,9 @@
 //
 // Telegrams go to standard output (-format text: exactly as the meter sent
 // them; json: one object per line); a frame that fails is reported on
-// standard error and the next one is read.
+// standard error and the next one is read. Before the first telegram, a
+// frame that fails authentication is said at once to mean a wrong key if
+// the next two fail too, and the third ends the command.
 package main
 
 import (
@@ -78,10 +80,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case errors.As(err, &fe):
 			if n, wrongKey := keyCheck.AuthFailed(err, flags.Device); n > 0 {
 				// Before the first telegram, a failed tag most likely
-				// means a wrong key: say so once, not once a frame.
+				// means a wrong key: say so at the first, which a
+				// person with a new key is waiting for, and end at
+				// the third, instead of once a frame.
 				glog.V(1).Info(err)
 				if wrongKey != nil {
 					return wrongKey
+				}
+				if n == 1 {
+					fmt.Fprintf(stderr, "%s: the frame at byte %d failed authentication; if the next %d fail too, the key is wrong\n",
+						name, fe.Offset, cli.AuthFailuresToGiveUp-1)
 				}
 				continue
 			}

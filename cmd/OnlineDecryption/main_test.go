@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -268,8 +269,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// TestWrongKey: a meter whose frames never authenticate gives one line and
-// exit status 1 after a few frames, instead of an endless stream of errors.
+// firstAuthLine is what OnlineDecryption prints at the first frame that
+// fails authentication.
+var firstAuthLine = regexp.MustCompile(`^OnlineDecryption: the frame at byte [0-9]+ failed authentication; if the next 2 fail too, the key is wrong\n$`)
+
+// TestWrongKey: a meter whose frames never authenticate gives one line at
+// the first frame, and one line and exit status 1 after three, instead of
+// an endless stream of errors.
 func TestWrongKey(t *testing.T) {
 	t.Setenv(cli.KeyEnv, "")
 	device := startSimulator(t, "-key", keyHex, "-listen", "127.0.0.1:0", "-interval", "20ms")
@@ -279,9 +285,63 @@ func TestWrongKey(t *testing.T) {
 	} {
 		r := runOnline(t, context.Background(), append(args, "-device", device)...)
 		want := fmt.Sprintf("OnlineDecryption.test: authentication failed for the first 3 frames from %s: wrong key, or the meter uses another authentication key (-authKey)\n", device)
-		if r.status != 1 || r.exit != want || r.stdout != "" || r.stderr != "" {
-			t.Errorf("%v: status %d, stdout %q, stderr %q, exit line %q; want 1 and %q", args, r.status, r.stdout, r.stderr, r.exit, want)
+		if r.status != 1 || r.exit != want || r.stdout != "" || !firstAuthLine.MatchString(r.stderr) {
+			t.Errorf("%v: status %d, stdout %q, stderr %q, exit line %q; want 1, one line matching %s, and %q", args, r.status, r.stdout, r.stderr, r.exit, firstAuthLine, want)
 		}
+	}
+}
+
+// TestWrongKeyFirstFrame: the first frame that fails authentication is
+// reported at once, while OnlineDecryption waits for the next one: a
+// person trying a new key does not wait three frames (30 s) to learn
+// something is wrong. Ctrl-C then ends it cleanly.
+func TestWrongKeyFirstFrame(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no pseudo-terminals on Windows")
+	}
+	// One frame, then nothing for an hour.
+	device := startSimulator(t, "-key", keyHex, "-pty", "-interval", "1h")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-key", otherKey, "-device", device}, nil, &stdout, pw)
+		pw.Close()
+	}()
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(pr).ReadString('\n')
+		line <- l
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case l := <-line:
+		if l != "OnlineDecryption: the frame at byte 0 failed authentication; if the next 2 fail too, the key is wrong\n" {
+			t.Errorf("stderr line %q", l)
+		}
+	case err := <-done:
+		t.Fatalf("ended before saying anything: %v", err)
+	case <-time.After(hangGuard):
+		t.Fatal("nothing on stderr after the first frame")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("ended after one frame: %v", err)
+	default:
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("after Ctrl-C: %v", err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("Ctrl-C does not end a blocked read")
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout %q", stdout.String())
 	}
 }
 
