@@ -21,7 +21,7 @@ import (
 //
 // A segment starts with the magic "SMTYQ001" and its first sequence number
 // (8 bytes, big-endian). Each record is its length (4 bytes), the CRC-32C
-// of its bytes (4 bytes) and the bytes. A record is appended with one
+// of its bytes (4 bytes) and the bytes, never empty. A record is appended with one
 // write and synced to the disk before push returns, so a record push
 // returned for is there after a crash or a power cut. A record torn by a
 // crash in the middle of a write is cut off when the directory is opened
@@ -176,7 +176,7 @@ func (q *diskQueue) scan(path string, last bool) (*segment, error) {
 			break
 		}
 		size := binary.BigEndian.Uint32(prefix[:4])
-		if size > maxRecord {
+		if size == 0 || size > maxRecord { // push never writes an empty record
 			q.damaged(f, seg, last, "has an impossible length")
 			break
 		}
@@ -266,6 +266,9 @@ func (q *diskQueue) newSegment(first uint64) error {
 }
 
 func (q *diskQueue) push(rec []byte) (bool, error) {
+	if len(rec) == 0 {
+		return false, errors.New("mqttpub: queue: an empty record") // a reading always encodes to some bytes
+	}
 	dropped := false
 	if q.n >= q.max {
 		_, seq, err := q.front()
@@ -322,7 +325,7 @@ func (q *diskQueue) front() ([]byte, uint64, error) {
 			return nil, 0, fmt.Errorf("mqttpub: queue: reading %s: %w", q.segs[0].path, err)
 		}
 		size := binary.BigEndian.Uint32(prefix[:4])
-		if size > maxRecord {
+		if size == 0 || size > maxRecord {
 			return nil, 0, fmt.Errorf("mqttpub: queue: %s is damaged at byte %d", q.segs[0].path, q.off)
 		}
 		if cap(q.buf) < int(size) {
@@ -359,7 +362,7 @@ func (q *diskQueue) peek(n int, fn func([]byte, uint64) bool) error {
 			return fmt.Errorf("mqttpub: queue: reading %s: %w", q.segs[0].path, err)
 		}
 		size := binary.BigEndian.Uint32(prefix[:4])
-		if size > maxRecord {
+		if size == 0 || size > maxRecord {
 			return nil
 		}
 		if cap(q.buf) < int(size) {
