@@ -193,6 +193,9 @@ func (s *Stream) Next(ctx context.Context) (*smarty.Message, error) {
 		if err == nil {
 			s.gotFrame()
 			m.Offset += s.base
+			if m.Skipped > 0 {
+				s.infof("skipped %d bytes before byte %d that were not a frame (the end of a frame the reading started in, or noise on the line)", m.Skipped, m.Offset)
+			}
 			for _, e := range s.tracker.Observe(m) {
 				s.warnf("%s (telegram at byte %d)", e, e.Offset)
 			}

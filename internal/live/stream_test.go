@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -508,6 +509,36 @@ func TestOpen(t *testing.T) {
 		st.Close()
 		if !conn.isClosed() {
 			t.Error("Close before any Next left the device open")
+		}
+	})
+}
+
+// TestStreamNoise: noise before a frame (the reading started in the middle
+// of one) is logged once, with its size and where the frame starts; line
+// ends between frames are not.
+func TestStreamNoise(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFramer(t)
+		frame := f.frame(1)
+		data := append(append([]byte{}, frame[300:]...), f.frames(2)...)
+		data = append(data, "\r\n"...)
+		data = append(data, f.frames(3)...)
+		var log logRecorder
+		op := &scriptedOpener{steps: []any{newFakeConn(io.EOF, data)}}
+		st := New(log.config(Config{Device: "dump.bin", Open: op.open, NewReader: newTestReader}))
+		defer st.Close()
+		for range 2 {
+			next(t, fakeDeadline(t), st)
+		}
+		want := fmt.Sprintf("skipped %d bytes before byte %d that were not a frame", len(frame)-300-bytes.Count(frame[300:], []byte("\r"))-bytes.Count(frame[300:], []byte("\n")), len(frame)-300)
+		var skips []string
+		for _, l := range log.level("I") {
+			if strings.HasPrefix(l, "skipped") {
+				skips = append(skips, l)
+			}
+		}
+		if len(skips) != 1 || !strings.HasPrefix(skips[0], want) {
+			t.Fatalf("lines about skipped bytes %q, want one starting %q", skips, want)
 		}
 	})
 }
