@@ -210,6 +210,10 @@ func read(ctx context.Context, st *live.Stream, pub *mqttpub.Publisher, device s
 				if wrongKey != nil {
 					return wrongKey
 				}
+				if n == 1 {
+					glog.Warningf("the frame at byte %d failed authentication; if the next %d fail too, the key is wrong",
+						fe.Offset, cli.AuthFailuresToGiveUp-1)
+				}
 				continue
 			}
 			glog.Warning(cli.FrameMessage(err))
