@@ -88,7 +88,6 @@ type Reader struct {
 	emptyReads int
 
 	msg   Message
-	plain []byte // decrypted telegram
 	nonce [12]byte
 	stats Stats
 	// noise counts the bytes skipped since the last telegram, for
@@ -330,16 +329,17 @@ func (r *Reader) examineEnvelope(p int) result {
 		return res
 	}
 	authenticated := true
-	plain, err := r.Cipher.open(r.plain[:0], frame, h, &r.nonce)
+	// Decrypt straight into the telegram's memory, which spares a copy.
+	buf := r.msg.Telegram.Buffer(h.CiphertextSize())
+	plain, err := r.Cipher.open(buf, frame, h, &r.nonce)
 	if err != nil {
 		if !r.AllowUnauthenticated {
 			res.v, res.err = badFrame, ErrAuth
 			return res
 		}
-		plain = r.Cipher.openCTR(r.plain[:0], frame, h, &r.nonce)
+		plain = r.Cipher.openCTR(buf, frame, h, &r.nonce)
 		authenticated = false
 	}
-	r.plain = plain
 	if err := r.msg.Telegram.UnmarshalText(plain); err != nil {
 		if !authenticated {
 			// Without the tag only a good CRC vouches for the

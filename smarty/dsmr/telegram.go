@@ -103,16 +103,34 @@ func Parse(data []byte) (*Telegram, error) {
 // at it anyway.
 func (t *Telegram) UnmarshalText(data []byte) error {
 	// The copy is followed by padding (see parse), in the same buffer.
-	if need := len(data) + len(padding); cap(t.raw) < need {
+	switch need := len(data) + len(padding); {
+	case cap(t.raw) >= need && len(data) > 0 && &data[0] == &t.raw[:1][0]:
+		t.raw = t.raw[:len(data)] // filled in place: see Buffer
+	case cap(t.raw) < need:
 		t.raw = make([]byte, 0, need+need/8)
+		fallthrough
+	default:
+		t.raw = append(t.raw[:0], data...)
 	}
-	t.raw = append(t.raw[:0], data...)
 	err := t.parse()
 	if err != nil && !errors.Is(err, ErrCRC) {
 		t.reset()
 		t.raw = t.raw[:0]
 	}
 	return err
+}
+
+// Buffer returns an empty slice, with room for at least n bytes, of the
+// memory t parses from. A caller that appends a telegram to it (within
+// its capacity) and passes the result to UnmarshalText spares the copy
+// UnmarshalText otherwise makes; package smarty decrypts into it. The
+// slice is t's: it is overwritten by the next parse, and filling it spoils
+// what t held before.
+func (t *Telegram) Buffer(n int) []byte {
+	if need := n + len(padding); cap(t.raw) < need {
+		t.raw = make([]byte, 0, need+need/8)
+	}
+	return t.raw[: 0 : cap(t.raw)-len(padding)]
 }
 
 func (t *Telegram) reset() {
