@@ -102,6 +102,17 @@ func (c TrackerCounts) String() string {
 		c.Gaps, c.Missed, c.Repeats, c.StepBacks, c.TitleChanges, c.MeterIDChanges)
 }
 
+// Add adds the counts of o to c, for a total over several streams.
+func (c *TrackerCounts) Add(o TrackerCounts) {
+	c.Telegrams += o.Telegrams
+	c.Gaps += o.Gaps
+	c.Missed += o.Missed
+	c.Repeats += o.Repeats
+	c.StepBacks += o.StepBacks
+	c.TitleChanges += o.TitleChanges
+	c.MeterIDChanges += o.MeterIDChanges
+}
+
 // Anomalies returns the number of events counted.
 func (c TrackerCounts) Anomalies() int64 {
 	return c.Gaps + c.Repeats + c.StepBacks + c.TitleChanges + c.MeterIDChanges

@@ -356,3 +356,13 @@ func TestTrackerObserveAllocs(t *testing.T) {
 		t.Errorf("Observe allocates %v times per telegram, want 0", allocs)
 	}
 }
+
+func TestTrackerCountsAdd(t *testing.T) {
+	a := TrackerCounts{Telegrams: 1, Gaps: 2, Missed: 3, Repeats: 4, StepBacks: 5, TitleChanges: 6, MeterIDChanges: 7}
+	b := a
+	b.Add(a)
+	want := TrackerCounts{Telegrams: 2, Gaps: 4, Missed: 6, Repeats: 8, StepBacks: 10, TitleChanges: 12, MeterIDChanges: 14}
+	if b != want {
+		t.Errorf("Add gave %+v, want %+v", b, want)
+	}
+}

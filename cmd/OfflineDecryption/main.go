@@ -29,8 +29,8 @@ import (
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
-	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
 
 func main() {
@@ -182,14 +182,7 @@ func (s *summary) add(o summary) {
 			s.failures[k] = &failure{reason: f.reason, count: f.count, hint: f.hint}
 		}
 	}
-	t := &s.tracker
-	t.Telegrams += o.tracker.Telegrams
-	t.Gaps += o.tracker.Gaps
-	t.Missed += o.tracker.Missed
-	t.Repeats += o.tracker.Repeats
-	t.StepBacks += o.tracker.StepBacks
-	t.TitleChanges += o.tracker.TitleChanges
-	t.MeterIDChanges += o.tracker.MeterIDChanges
+	s.tracker.Add(o.tracker)
 }
 
 func plural(n int64, one, many string) string {
@@ -224,25 +217,21 @@ func (s *summary) record(fe *smarty.FrameError) {
 
 // classify names the reason a frame failed, and what to do about it.
 func classify(err error) (reason, hint string) {
-	switch {
-	case errors.Is(err, smarty.ErrAuth):
-		return "authentication failed", "wrong key, another authentication key (-authKey), or a damaged frame"
-	case errors.Is(err, smarty.ErrNoKey):
-		return "encrypted, but no key", cli.NoKeyHint
-	case errors.Is(err, smarty.ErrTruncated):
-		return "cut short", "a glitch or a reconnect on the line"
-	case errors.Is(err, smarty.ErrTooLarge):
-		return "too large", ""
-	case errors.Is(err, smarty.ErrHeader):
-		return "malformed frame header", ""
-	case errors.Is(err, smarty.ErrNotTelegram):
-		return "not a telegram", ""
-	case errors.Is(err, dsmr.ErrCRC):
-		return "CRC mismatch", "the telegram was damaged"
-	case errors.Is(err, dsmr.ErrSyntax):
-		return "malformed telegram", ""
-	}
-	return "other error", ""
+	r := reasonTexts[live.ReasonOf(err)]
+	return r.reason, r.hint
+}
+
+// reasonTexts says, in the summary, why frames failed and what it may mean.
+var reasonTexts = [live.ReasonOther + 1]struct{ reason, hint string }{
+	live.ReasonAuth:        {"authentication failed", "wrong key, another authentication key (-authKey), or a damaged frame"},
+	live.ReasonNoKey:       {"encrypted, but no key", cli.NoKeyHint},
+	live.ReasonTruncated:   {"cut short", "a glitch or a reconnect on the line"},
+	live.ReasonTooLarge:    {"too large", ""},
+	live.ReasonHeader:      {"malformed frame header", ""},
+	live.ReasonNotTelegram: {"not a telegram", ""},
+	live.ReasonCRC:         {"CRC mismatch", "the telegram was damaged"},
+	live.ReasonSyntax:      {"malformed telegram", ""},
+	live.ReasonOther:       {"other error", ""},
 }
 
 // print writes the summary of one input.
