@@ -140,7 +140,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"(<root>/status: online/offline) and Home Assistant discovery.", stderr)
 	flags := cli.AddLiveFlags(fset, "stop after `n` telegrams have been delivered to the broker (0: run until interrupted)")
 	mf := addMQTTFlags(fset)
-	timeout := fset.Duration("timeout", live.DefaultTimeout, "reopen the device when it delivers no complete frame for this `long` (0: never)")
 	c, done, err := flags.Parse(fset, args, stdout, stderr)
 	if done || err != nil {
 		return err // -list has printed the ports, or the command line is wrong
@@ -161,7 +160,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	// A service: a device that is not there yet is waited for.
-	st := live.New(cli.LiveConfig(flags.Device, *timeout, func(r io.Reader) *smarty.Reader { return flags.NewReader(r, c) }))
+	st := live.New(cli.LiveConfig(flags.Device, *flags.Timeout, func(r io.Reader) *smarty.Reader { return flags.NewReader(r, c) }))
 
 	// The publisher runs until reading stops (pubCtx), then flushes for
 	// -grace; reading stops on Ctrl-C, -count, a device that cannot work,

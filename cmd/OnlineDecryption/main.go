@@ -44,20 +44,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"Ctrl-C or -count. -list shows the serial ports of this machine.", stderr)
 	flags := cli.AddLiveFlags(fset, "stop after `n` telegrams (0: run until interrupted)")
 	kind := cli.AddFormatFlag(fset)
-	timeout := fset.Duration("timeout", live.DefaultTimeout, "close and reopen a device that sends no complete frame for this long (0: never)")
 	wait := fset.Bool("wait", false, "wait for a device that is not there yet at start (a service started before the\nUSB cable or the network adapter is ready) instead of stopping with an error")
 	c, done, err := flags.Parse(fset, args, stdout, stderr)
 	if done || err != nil {
 		return err // -list has printed the ports, or the command line is wrong
 	}
-	if *timeout < 0 {
-		return cli.Usagef("-timeout %v: must be 0 (never) or more", *timeout)
-	}
 	// The stream reopens the device whenever it fails (a USB cable
 	// unplugged, a network adapter restarted). Unless -wait is given, the
 	// device is opened once first, so that a device that is not there, or
 	// that this user may not open, is one clear error at start.
-	cfg := cli.LiveConfig(flags.Device, *timeout, func(r io.Reader) *smarty.Reader { return flags.NewReader(r, c) })
+	cfg := cli.LiveConfig(flags.Device, *flags.Timeout, func(r io.Reader) *smarty.Reader { return flags.NewReader(r, c) })
 	var src *live.Stream
 	if *wait {
 		src = live.New(cfg)

@@ -20,11 +20,13 @@ import (
 // the Stream's configuration, and telling a wrong key from a damaged frame.
 
 // LiveFlags are the flags of a command that reads a meter live: the key
-// flags (with -allowUnauthenticated), -device and -list, and -count.
+// flags (with -allowUnauthenticated), -device and -list, -count, and the
+// watchdog's -timeout.
 type LiveFlags struct {
 	*KeyFlags
 	*DeviceFlags
-	Count *int
+	Count   *int
+	Timeout *time.Duration
 }
 
 // AddLiveFlags adds the flags of LiveFlags to fs; countUsage is the help
@@ -34,11 +36,13 @@ func AddLiveFlags(fs *flag.FlagSet, countUsage string) *LiveFlags {
 		KeyFlags:    AddKeyFlags(fs, true),
 		DeviceFlags: AddDeviceFlags(fs),
 		Count:       AddCountFlag(fs, countUsage),
+		Timeout: fs.Duration("timeout", live.DefaultTimeout,
+			"close and reopen a device that delivers no complete frame for this `long` (0: never)"),
 	}
 }
 
 // Parse parses args into fs (see Parse) and checks them as a live command
-// needs: no arguments left, a -count of 0 or more, and a -device unless
+// needs: no arguments left, a -count and a -timeout of 0 or more, and a -device unless
 // -list is given. With -list it prints the ports (ListPorts) and returns
 // done. c is the cipher of the key, or nil when no key is given: a meter
 // whose encryption is switched off needs none, and a warning says that
@@ -52,6 +56,9 @@ func (l *LiveFlags) Parse(fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 	}
 	if err := CheckCount(*l.Count); err != nil {
 		return nil, false, err
+	}
+	if *l.Timeout < 0 {
+		return nil, false, Usagef("-timeout %v: must be 0 (never) or more", *l.Timeout)
 	}
 	if l.List {
 		return nil, true, ListPorts(stdout, stderr, fs.Name())
