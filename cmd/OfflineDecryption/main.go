@@ -286,6 +286,13 @@ func (s *summary) print(w io.Writer, input string) {
 	if t := s.tracker; t.Anomalies() > 0 {
 		fmt.Fprintf(w, "  %s\n", t)
 	}
+	switch {
+	case s.decoded > 0 || len(s.failures) > 0 || s.tail != nil:
+	case s.skipped == 0:
+		fmt.Fprintf(w, "  the input is empty\n")
+	default:
+		fmt.Fprintf(w, "  no frame found: this is not a capture of a P1 port (frames start with byte 0xDB, plain telegrams with '/')\n")
+	}
 }
 
 // file decodes one input. The error is for what stops everything (a

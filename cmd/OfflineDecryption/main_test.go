@@ -314,9 +314,11 @@ func TestErrors(t *testing.T) {
 		{"bad format", []string{"-format", "csv", realBin}, 2,
 			`OfflineDecryption.test: invalid value "csv" for flag -format: format: unknown format "csv": use text or json (see -h)`},
 		{"empty dump", []string{empty}, 1,
-			"OfflineDecryption: " + empty + ": 0 telegrams decoded, 0 frames failed, 0 bytes skipped"},
+			"OfflineDecryption: " + empty + ": 0 telegrams decoded, 0 frames failed, 0 bytes skipped\n" +
+				"  the input is empty"},
 		{"no frames", []string{garbage}, 1,
-			"OfflineDecryption: " + garbage + ": 0 telegrams decoded, 0 frames failed, 1500 bytes skipped"},
+			"OfflineDecryption: " + garbage + ": 0 telegrams decoded, 0 frames failed, 1500 bytes skipped\n" +
+				"  no frame found: this is not a capture of a P1 port (frames start with byte 0xDB, plain telegrams with '/')"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
