@@ -255,7 +255,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-device", "/dev/null", "-mqttCaFile", caFile}, "TLS files given, but the broker URL tcp://localhost:1883 is not a TLS one: use ssl://"},
 		{[]string{"-device", "/dev/null", "-queueSize", "-1"}, "-queueSize -1"},
 		{[]string{"-device", "/dev/null", "extra"}, "unexpected argument"},
-		{[]string{"-device", "/dev/null", "-key", "123"}, "-key: smarty: invalid key"},
+		{[]string{"-device", "/dev/null", "-key", "123"}, "-key: invalid key"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := runAsync(t, context.Background(), tc.args...)()

@@ -302,7 +302,7 @@ func TestErrors(t *testing.T) {
 		{"wrong authKey", []string{"-keyFile", realKey, "-authKey", simKeyHex, realBin}, 1,
 			"OfflineDecryption: ../../testdata/smarty-2018.bin: authentication failed for its only frame (the first at byte 0): wrong key, or the meter uses another authentication key (-authKey)"},
 		{"malformed key", []string{"-key", "D491470F47126332B07D1923B35041", realBin}, 2,
-			"OfflineDecryption.test: -key: smarty: invalid key: a key is 32 hex digits (16 bytes), this one has 30"},
+			"OfflineDecryption.test: -key: invalid key: a key is 32 hex digits (16 bytes), this one has 30"},
 		{"missing file", []string{"-keyFile", realKey, filepath.Join(dir, "nope.bin")}, 2,
 			"OfflineDecryption.test: " + filepath.Join(dir, "nope.bin") + ": no such file"},
 		{"missing key file", []string{"-keyFile", filepath.Join(dir, "nope.key"), realBin}, 2,

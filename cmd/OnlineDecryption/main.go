@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -60,6 +61,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	} else if src, err = live.Open(ctx, cfg); err != nil {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			// The one case where waiting may be what the user wants.
+			return cli.Usagef("%s (or -wait to wait for it)", cli.DeviceError(err))
 		}
 		return cli.DeviceError(err)
 	}

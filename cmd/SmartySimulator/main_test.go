@@ -327,7 +327,7 @@ func TestUsage(t *testing.T) {
 		want string
 	}{
 		{"no key", []string{"-pty"}, "give the key to encrypt with (-key, -keyFile or $SMARTY_KEY), or -plain"},
-		{"bad key", []string{"-key", "123"}, "-key: smarty: invalid key: a key is 32 hex digits (16 bytes), this one has 3"},
+		{"bad key", []string{"-key", "123"}, "-key: invalid key: a key is 32 hex digits (16 bytes), this one has 3"},
 		{"plain with key", []string{"-plain", "-key", keyHex}, "-plain sends unencrypted telegrams: leave out the key"},
 		{"two outputs", []string{"-key", keyHex, "-pty", "-listen", ":0"}, "choose one output: -pty, -listen or -o"},
 		{"endless dump", []string{"-key", keyHex, "-o", filepath.Join(dir, "x.bin")}, "-o needs -count N: a dump without end would fill the disk"},

@@ -46,8 +46,8 @@ func TestKeyLoad(t *testing.T) {
 		{name: "env", env: realKeyHex, want: real, wantSource: "$SMARTY_KEY", wantOK: true},
 		{name: "flag before file", flags: KeyFlags{Key: realKeyHex, KeyFile: goodFile}, env: otherHex, want: real, wantSource: "-key", wantOK: true},
 		{name: "file before env", flags: KeyFlags{KeyFile: goodFile}, env: realKeyHex, want: other, wantSource: "-keyFile " + goodFile, wantOK: true},
-		{name: "short key", flags: KeyFlags{Key: "D491470F47126332B07D1923B350418"}, wantErr: "-key: smarty: invalid key: a key is 32 hex digits (16 bytes), this one has 31"},
-		{name: "bad env", env: "xyz", wantErr: "$SMARTY_KEY: smarty: invalid key"},
+		{name: "short key", flags: KeyFlags{Key: "D491470F47126332B07D1923B350418"}, wantErr: "-key: invalid key: a key is 32 hex digits (16 bytes), this one has 31"},
+		{name: "bad env", env: "xyz", wantErr: "$SMARTY_KEY: invalid key"},
 		{name: "bad file", flags: KeyFlags{KeyFile: badFile}, wantErr: "has 31"},
 		{name: "missing file", flags: KeyFlags{KeyFile: filepath.Join(dir, "nope")}, wantErr: "nope: no such file"},
 		{name: "big file", flags: KeyFlags{KeyFile: bigFile}, wantErr: "not a key file"},
@@ -109,7 +109,7 @@ func TestCipher(t *testing.T) {
 		{name: "right key", flags: KeyFlags{Key: realKeyHex}, opens: true},
 		{name: "right key, explicit Luxembourg AK", flags: KeyFlags{Key: realKeyHex, AuthKey: "00112233445566778899AABBCCDDEEFF"}, opens: true},
 		{name: "right key, other AK", flags: KeyFlags{Key: realKeyHex, AuthKey: otherHex}},
-		{name: "bad AK", flags: KeyFlags{Key: realKeyHex, AuthKey: "0011"}, wantErr: "-authKey: smarty: invalid key"},
+		{name: "bad AK", flags: KeyFlags{Key: realKeyHex, AuthKey: "0011"}, wantErr: "-authKey: invalid key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

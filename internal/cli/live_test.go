@@ -34,7 +34,7 @@ func TestLiveFlagsParse(t *testing.T) {
 		{"negative count", []string{"-device", "/dev/ttyUSB0", "-count", "-1"}, false, false, "prog: -count -1: must be 0 or more\n"},
 		{"negative timeout", []string{"-device", "/dev/ttyUSB0", "-timeout", "-5s"}, false, false, "prog: -timeout -5s: must be 0 (never) or more\n"},
 		{"bad key", []string{"-device", "/dev/ttyUSB0", "-key", "xyz"}, false, false,
-			"prog: -key: smarty: invalid key: character 1 is not a hex digit (a key is 32 hex digits, 0-9 and A-F)\n"},
+			"prog: -key: invalid key: character 1 is not a hex digit (a key is 32 hex digits, 0-9 and A-F)\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
