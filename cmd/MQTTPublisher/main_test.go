@@ -27,6 +27,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mqttpub"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
 
@@ -660,4 +661,30 @@ func TestInterruptWhileBrokerAway(t *testing.T) {
 	if r := wait(); r.status != 0 {
 		t.Fatalf("second run: exit status %d: %s", r.status, r.exit)
 	}
+}
+
+// TestList shows that -list prints the machine's serial ports, one a line,
+// as the library lists them (or says there are none), without a key, a
+// device or a broker, and exits 0.
+func TestList(t *testing.T) {
+	ports, err := smarty.ListPorts()
+	if err != nil {
+		t.Skipf("this machine cannot list its serial ports: %v", err)
+	}
+	var want strings.Builder
+	for _, p := range ports {
+		fmt.Fprintln(&want, p)
+	}
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), []string{"-list", "-mqttBroker", "tcp://127.0.0.1:1"}, nil, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("-list: %v", err)
+	}
+	if stdout.String() != want.String() {
+		t.Errorf("-list printed\n%s\nwant\n%s", stdout.String(), want.String())
+	}
+	if len(ports) == 0 && !strings.Contains(stderr.String(), "no serial ports found") {
+		t.Errorf("no ports, and stderr says %q", stderr.String())
+	}
+	t.Logf("ports: %q; stderr %q", stdout.String(), stderr.String())
 }

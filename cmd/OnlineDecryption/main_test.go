@@ -447,6 +447,17 @@ func TestUsage(t *testing.T) {
 		if r.status != 0 {
 			t.Errorf("exit status %d: %s", r.status, r.exit)
 		}
+		ports, err := smarty.ListPorts()
+		if err != nil {
+			t.Skipf("this machine cannot list its serial ports: %v", err)
+		}
+		var want strings.Builder
+		for _, p := range ports {
+			fmt.Fprintln(&want, p)
+		}
+		if r.stdout != want.String() {
+			t.Errorf("-list printed %q, want the library's list %q", r.stdout, want.String())
+		}
 	})
 }
 
