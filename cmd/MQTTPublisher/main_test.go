@@ -671,17 +671,13 @@ func TestList(t *testing.T) {
 	if err != nil {
 		t.Skipf("this machine cannot list its serial ports: %v", err)
 	}
-	var want strings.Builder
-	for _, p := range ports {
-		fmt.Fprintln(&want, p)
-	}
 	var stdout, stderr bytes.Buffer
 	err = run(context.Background(), []string{"-list", "-mqttBroker", "tcp://127.0.0.1:1"}, nil, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("-list: %v", err)
 	}
-	if stdout.String() != want.String() {
-		t.Errorf("-list printed\n%s\nwant\n%s", stdout.String(), want.String())
+	if stdout.String() != cli.PortLines(ports) {
+		t.Errorf("-list printed\n%s\nwant\n%s", stdout.String(), cli.PortLines(ports))
 	}
 	if len(ports) == 0 && !strings.Contains(stderr.String(), "no serial ports found") {
 		t.Errorf("no ports, and stderr says %q", stderr.String())

@@ -451,12 +451,8 @@ func TestUsage(t *testing.T) {
 		if err != nil {
 			t.Skipf("this machine cannot list its serial ports: %v", err)
 		}
-		var want strings.Builder
-		for _, p := range ports {
-			fmt.Fprintln(&want, p)
-		}
-		if r.stdout != want.String() {
-			t.Errorf("-list printed %q, want the library's list %q", r.stdout, want.String())
+		if r.stdout != cli.PortLines(ports) {
+			t.Errorf("-list printed %q, want the library's list %q", r.stdout, cli.PortLines(ports))
 		}
 	})
 }

@@ -88,10 +88,19 @@ func ListPorts(stdout, stderr io.Writer, name string) error {
 		fmt.Fprintf(stderr, "%s: no serial ports found: is the P1 cable plugged in? (a network adapter is used as -device tcp://host:port)\n", name)
 		return nil
 	}
+	_, err = io.WriteString(stdout, PortLines(ports))
+	return err
+}
+
+// PortLines is how -list prints ports: one a line, as PortInfo.String
+// writes it.
+func PortLines(ports []smarty.PortInfo) string {
+	var b strings.Builder
 	for _, p := range ports {
-		fmt.Fprintln(stdout, p)
+		b.WriteString(p.String())
+		b.WriteByte('\n')
 	}
-	return nil
+	return b.String()
 }
 
 // DeviceError is what a live command returns for an error of its device:
