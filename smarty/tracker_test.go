@@ -209,24 +209,31 @@ func ExampleTracker() {
 	// frame counter gaps 1 (2 frames missed), repeats 1, steps back 0, system title changes 0, meter id changes 0
 }
 
-// TestTrackerObserveMessage feeds a Message as Reader.Next returns it,
-// with the real 2018 telegram, whose meter id is SAG1030700114004.
-func TestTrackerObserveMessage(t *testing.T) {
+// realMessage returns an encrypted Message holding the real 2018
+// telegram, as Reader.Next returns it.
+func realMessage(t *testing.T) *Message {
+	t.Helper()
 	text, err := os.ReadFile("../testdata/smarty-2018.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m Message
+	m := &Message{Encrypted: true}
 	if err := m.Telegram.UnmarshalText(text); err != nil {
 		t.Fatal(err)
 	}
-	m.Encrypted = true
+	return m
+}
+
+// TestTrackerObserveMessage feeds a Message as Reader.Next returns it,
+// with the real 2018 telegram, whose meter id is SAG1030700114004.
+func TestTrackerObserveMessage(t *testing.T) {
+	m := realMessage(t)
 	m.Header = Header{SystemTitle: trackTitleA, FrameCounter: 0x0005A8E3}
 	var tr Tracker
-	tr.Observe(&m)
+	tr.Observe(m)
 	m.Header.FrameCounter += 2
 	m.Offset = 1294
-	events := tr.Observe(&m)
+	events := tr.Observe(m)
 	if len(events) != 1 || events[0].Kind != CounterGap || events[0].Offset != 1294 {
 		t.Fatalf("events %v, want one gap at 1294", events)
 	}
@@ -334,21 +341,13 @@ func TestTrackerObserveMeterID(t *testing.T) {
 // TestTrackerObserveAllocs: following a meter frame after frame allocates
 // nothing once the Tracker has seen it.
 func TestTrackerObserveAllocs(t *testing.T) {
-	text, err := os.ReadFile("../testdata/smarty-2018.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m Message
-	if err := m.Telegram.UnmarshalText(text); err != nil {
-		t.Fatal(err)
-	}
-	m.Encrypted = true
+	m := realMessage(t)
 	m.Header = Header{SystemTitle: trackTitleA, FrameCounter: 1}
 	var tr Tracker
-	tr.Observe(&m)
+	tr.Observe(m)
 	allocs := testing.AllocsPerRun(100, func() {
 		m.Header.FrameCounter++
-		if events := tr.Observe(&m); len(events) != 0 {
+		if events := tr.Observe(m); len(events) != 0 {
 			t.Fatalf("events %v", events)
 		}
 	})

@@ -295,6 +295,19 @@ func TestWrongKey(t *testing.T) {
 // reported at once, while OnlineDecryption waits for the next one: a
 // person trying a new key does not wait three frames (30 s) to learn
 // something is wrong. Ctrl-C then ends it cleanly.
+// runPiped runs the command until ctx is done, writing its standard error
+// into the returned pipe, which the caller must drain; done receives
+// run's error.
+func runPiped(ctx context.Context, stdout io.Writer, args ...string) (stderr *io.PipeReader, done <-chan error) {
+	pr, pw := io.Pipe()
+	ch := make(chan error, 1)
+	go func() {
+		ch <- run(ctx, args, nil, stdout, pw)
+		pw.Close()
+	}()
+	return pr, ch
+}
+
 func TestWrongKeyFirstFrame(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no pseudo-terminals on Windows")
@@ -304,12 +317,7 @@ func TestWrongKeyFirstFrame(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout bytes.Buffer
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-key", otherKey, "-device", device}, nil, &stdout, pw)
-		pw.Close()
-	}()
+	pr, done := runPiped(ctx, &stdout, "-key", otherKey, "-device", device)
 	line := make(chan string, 1)
 	go func() {
 		l, _ := bufio.NewReader(pr).ReadString('\n')
@@ -353,12 +361,7 @@ func TestNoKey(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout bytes.Buffer
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-device", device}, nil, &stdout, pw)
-		pw.Close()
-	}()
+	pr, done := runPiped(ctx, &stdout, "-device", device)
 	lines := bufio.NewScanner(pr)
 	for range 2 {
 		if !lines.Scan() {
