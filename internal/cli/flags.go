@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
@@ -64,7 +63,7 @@ func (k *KeyFlags) Load() (key smarty.Key, source string, ok bool, err error) {
 	}
 	key, err = smarty.ParseKey(text)
 	if err != nil {
-		return smarty.Key{}, source, false, Usagef("%s: %s", source, strings.TrimPrefix(err.Error(), "smarty: "))
+		return smarty.Key{}, source, false, Usagef("%s: %s", source, libMessage(err))
 	}
 	return key, source, true, nil
 }
@@ -98,7 +97,7 @@ func (k *KeyFlags) LoadAuthKey() (smarty.Key, error) {
 	}
 	ak, err := smarty.ParseKey(k.AuthKey)
 	if err != nil {
-		return smarty.Key{}, Usagef("-authKey: %s", strings.TrimPrefix(err.Error(), "smarty: "))
+		return smarty.Key{}, Usagef("-authKey: %s", libMessage(err))
 	}
 	return ak, nil
 }

@@ -109,13 +109,17 @@ func PortLines(ports []smarty.PortInfo) string {
 // anything else a plain error. The library's message already says what to
 // do; its "smarty: " prefix is dropped.
 func DeviceError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "smarty: ")
+	msg := libMessage(err)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) ||
 		errors.Is(err, smarty.ErrNotSerial) || errors.Is(err, smarty.ErrInvalidDevice) {
 		return Usagef("%s", msg)
 	}
 	return errors.New(msg)
 }
+
+// libMessage is the library's error message for a user who reads it
+// after the command's name and a flag: without its "smarty: " prefix.
+func libMessage(err error) string { return strings.TrimPrefix(err.Error(), "smarty: ") }
 
 // FrameMessage is how a live command reports a frame that was skipped
 // (a *smarty.FrameError): the error in one line, with what to do when the
