@@ -123,13 +123,7 @@ func (m *mqttFlags) config() (mqttpub.Config, error) {
 		QueueDir:        m.queueDir,
 		QueueSize:       m.queueSize,
 		Grace:           m.grace,
-		Logf: func(level mqttpub.Level, format string, args ...any) {
-			if level == mqttpub.Warning {
-				glog.WarningDepth(1, "mqtt: "+fmt.Sprintf(format, args...))
-			} else {
-				glog.InfoDepth(1, "mqtt: "+fmt.Sprintf(format, args...))
-			}
-		},
+		Log:             cli.Logger("mqtt"),
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package mqttpub
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func BenchmarkBuildBaselineJSON(b *testing.B) {
 // append and one fsync per telegram. BenchmarkQueuePushMemory is the same
 // without the disk.
 func BenchmarkQueuePushDisk(b *testing.B) {
-	q, err := openDiskQueue(b.TempDir(), 1<<30, func(Level, string, ...any) {})
+	q, err := openDiskQueue(b.TempDir(), 1<<30, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}

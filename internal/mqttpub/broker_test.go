@@ -46,8 +46,8 @@ func startPublisher(t *testing.T, cfg Config) (*Publisher, func() error) {
 	if cfg.RetryMin == 0 {
 		cfg.RetryMin, cfg.RetryMax = 10*time.Millisecond, 100*time.Millisecond
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = newLog(t).logf
+	if cfg.Log == nil {
+		cfg.Log = newLog(t).logger()
 	}
 	p, err := New(cfg)
 	if err != nil {
@@ -239,7 +239,7 @@ func TestBrokerRestart(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := subscribe(t, b.URL(), "persistent", "smarty/telegram", true)
 	log := newLog(t)
-	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, Logf: log.logf})
+	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, Log: log.logger()})
 	for n := 1; n <= 3; n++ {
 		p.Add(reading(n))
 	}
@@ -309,7 +309,7 @@ func TestBrokerAbsentAtStart(t *testing.T) {
 func TestBrokerWrongPassword(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"meter": "right"}})
 	log := newLog(t)
-	p, stop := startPublisher(t, Config{Broker: b.URL(), Username: "meter", Password: "wrong-Pa55", Logf: log.logf})
+	p, stop := startPublisher(t, Config{Broker: b.URL(), Username: "meter", Password: "wrong-Pa55", Log: log.logger()})
 	p.Add(reading(1))
 	// Run ends by itself with the refusal; it does not retry forever.
 	err := waitRunError(t, p, stop)
@@ -357,7 +357,7 @@ func TestBrokerTLS(t *testing.T) {
 	})
 	t.Run("plain TCP to the TLS port", func(t *testing.T) {
 		log := newLog(t)
-		p, stop := startPublisher(t, Config{Broker: "tcp://" + b.Addr, QoS: 1, Logf: log.logf})
+		p, stop := startPublisher(t, Config{Broker: "tcp://" + b.Addr, QoS: 1, Log: log.logger()})
 		p.Add(reading(1))
 		// Not fatal (a broker closing the door can be a passing thing),
 		// but logged with a hint; stop it ourselves.

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -77,26 +78,10 @@ type Config struct {
 	// acknowledged when the time ran out is published again, whole, by
 	// the next run.
 	Grace time.Duration
-	// Logf receives one line for each change of state: connected, lost,
-	// reconnected, dropping. nil means silent.
-	Logf func(level Level, format string, args ...any)
-}
-
-// Level says how much a log line matters.
-type Level int
-
-const (
-	// Info is for normal changes of state: connected, reconnected.
-	Info Level = iota
-	// Warning is for trouble: connection lost, queue full.
-	Warning
-)
-
-func (l Level) String() string {
-	if l == Warning {
-		return "warning"
-	}
-	return "info"
+	// Log receives one line for each change of state: connected, lost,
+	// reconnected, dropping; Info for normal changes, Warn for trouble.
+	// nil means silent.
+	Log *slog.Logger
 }
 
 // Defaults.
@@ -144,8 +129,8 @@ func (c *Config) setDefaults() {
 	if c.Grace <= 0 {
 		c.Grace = 2 * time.Second
 	}
-	if c.Logf == nil {
-		c.Logf = func(Level, string, ...any) {}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,7 +35,7 @@ import (
 type diskQueue struct {
 	dir  string
 	max  int
-	logf func(Level, string, ...any)
+	log  *slog.Logger
 	lock *os.File
 
 	segs     []*segment // oldest first; the last is the one appended to
@@ -71,7 +72,7 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // openDiskQueue opens (creating it when needed) the queue in dir.
-func openDiskQueue(dir string, max int, logf func(Level, string, ...any)) (*diskQueue, error) {
+func openDiskQueue(dir string, max int, log *slog.Logger) (*diskQueue, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mqttpub: queue directory: %w", err)
 	}
@@ -79,7 +80,7 @@ func openDiskQueue(dir string, max int, logf func(Level, string, ...any)) (*disk
 	if err != nil {
 		return nil, err
 	}
-	q := &diskQueue{dir: dir, max: max, logf: logf, lock: lock, segMax: segMaxSize}
+	q := &diskQueue{dir: dir, max: max, log: log, lock: lock, segMax: segMaxSize}
 	if err := q.load(); err != nil {
 		q.close()
 		return nil, err
@@ -157,13 +158,13 @@ func (q *diskQueue) scan(path string, last bool) (*segment, error) {
 	defer f.Close()
 	var hdr [segHeaderSize]byte
 	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:8]) != segMagic {
-		q.logf(Warning, "queue file %s is not a queue segment (damaged or foreign): moved aside as %s.bad", path, filepath.Base(path))
+		q.log.Warn(fmt.Sprintf("queue file %s is not a queue segment (damaged or foreign): moved aside as %s.bad", path, filepath.Base(path)))
 		os.Rename(path, path+".bad")
 		return nil, nil
 	}
 	seg := &segment{first: binary.BigEndian.Uint64(hdr[8:]), path: path, size: segHeaderSize}
 	if want := segName(seg.first); filepath.Base(path) != want {
-		q.logf(Warning, "queue file %s says it starts at record %d; using it anyway", path, seg.first)
+		q.log.Warn(fmt.Sprintf("queue file %s says it starts at record %d; using it anyway", path, seg.first))
 	}
 	r := &countingReader{r: f}
 	var prefix [recPrefix]byte
@@ -201,13 +202,13 @@ func (q *diskQueue) scan(path string, last bool) (*segment, error) {
 func (q *diskQueue) damaged(f *os.File, seg *segment, last bool, why string) {
 	if last {
 		fi, _ := f.Stat()
-		q.logf(Warning, "queue file %s: the record after %d good ones %s (the program stopped in the middle of writing it); cutting %d bytes off",
-			seg.path, seg.count, why, fi.Size()-seg.size)
+		q.log.Warn(fmt.Sprintf("queue file %s: the record after %d good ones %s (the program stopped in the middle of writing it); cutting %d bytes off",
+			seg.path, seg.count, why, fi.Size()-seg.size))
 		f.Truncate(seg.size)
 		f.Sync()
 		return
 	}
-	q.logf(Warning, "queue file %s: the record after %d good ones %s; the rest of the file is skipped", seg.path, seg.count, why)
+	q.log.Warn(fmt.Sprintf("queue file %s: the record after %d good ones %s; the rest of the file is skipped", seg.path, seg.count, why))
 }
 
 type countingReader struct {
@@ -337,7 +338,7 @@ func (q *diskQueue) front() ([]byte, uint64, error) {
 		}
 		q.frontLen = recPrefix + int64(size)
 		if crc32.Checksum(rec, castagnoli) != binary.BigEndian.Uint32(prefix[4:]) {
-			q.logf(Warning, "queue file %s: record %d fails its checksum (disk error?); skipped", q.segs[0].path, q.head)
+			q.log.Warn(fmt.Sprintf("queue file %s: record %d fails its checksum (disk error?); skipped", q.segs[0].path, q.head))
 			q.advance()
 			continue
 		}
@@ -443,8 +444,8 @@ func (q *diskQueue) readAck() (uint64, bool) {
 	}
 	if err != nil || len(b) != 20 || !bytes.Equal(b[:8], []byte(ackMagic)) ||
 		crc32.Checksum(b[:16], castagnoli) != binary.BigEndian.Uint32(b[16:]) {
-		q.logf(Warning, "queue file %s is damaged; telegrams already delivered may be delivered again",
-			filepath.Join(q.dir, "ack"))
+		q.log.Warn(fmt.Sprintf("queue file %s is damaged; telegrams already delivered may be delivered again",
+			filepath.Join(q.dir, "ack")))
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(b[8:16]), true

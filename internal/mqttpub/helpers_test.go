@@ -1,7 +1,9 @@
 package mqttpub
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -75,8 +77,25 @@ func newLog(t testing.TB) *logRecorder {
 	return l
 }
 
-func (l *logRecorder) logf(level Level, format string, args ...any) {
-	line := level.String() + ": " + fmt.Sprintf(format, args...)
+// logger returns a logger whose lines go to l, as "warning: ..." or
+// "info: ...".
+func (l *logRecorder) logger() *slog.Logger { return slog.New(recordHandler{l}) }
+
+type recordHandler struct{ l *logRecorder }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h recordHandler) WithGroup(string) slog.Handler            { return h }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	level := "info"
+	if r.Level >= slog.LevelWarn {
+		level = "warning"
+	}
+	h.l.add(level + ": " + r.Message)
+	return nil
+}
+
+func (l *logRecorder) add(line string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.done {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -39,7 +40,7 @@ func helperMain() int {
 	p, err := New(Config{
 		Broker: os.Getenv("MQTTPUB_BROKER"), QoS: 1, QueueDir: os.Getenv("MQTTPUB_QUEUE"),
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
-		Logf: func(l Level, f string, a ...any) { fmt.Fprintf(os.Stderr, l.String()+": "+f+"\n", a...) },
+		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -40,6 +41,7 @@ var errAckTimeout = errors.New("the broker did not acknowledge in time")
 type Publisher struct {
 	cfg    Config
 	broker string
+	log    *slog.Logger // cfg.Log
 
 	mu       sync.Mutex // guards q, closed, enc and the queue-error state
 	q        queue
@@ -95,17 +97,18 @@ func New(cfg Config) (*Publisher, error) {
 	p := &Publisher{
 		cfg:    cfg,
 		broker: broker,
+		log:    cfg.Log,
 		wake:   make(chan struct{}, 1),
 		birth:  make(chan struct{}, 1),
 	}
 	p.b.cfg = &p.cfg
 	if cfg.QueueDir != "" {
-		dq, err := openDiskQueue(cfg.QueueDir, cfg.QueueSize, cfg.Logf)
+		dq, err := openDiskQueue(cfg.QueueDir, cfg.QueueSize, cfg.Log)
 		if err != nil {
 			return nil, err
 		}
 		if n := dq.len(); n > 0 {
-			cfg.Logf(Info, "%d telegrams from an earlier run wait in the queue %s", n, cfg.QueueDir)
+			cfg.Log.Info(fmt.Sprintf("%d telegrams from an earlier run wait in the queue %s", n, cfg.QueueDir))
 		}
 		p.q = dq
 	} else {
@@ -152,16 +155,16 @@ func (p *Publisher) Add(r Reading) error {
 		p.queueErr, logErr = err.Error(), true
 	} else if err == nil && p.queueErr != "" {
 		p.queueErr = ""
-		p.cfg.Logf(Info, "the queue takes telegrams again")
+		p.log.Info("the queue takes telegrams again")
 	}
 	p.mu.Unlock()
 	if logErr {
-		p.cfg.Logf(Warning, "%v (logged once until it works again)", err)
+		p.log.Warn(fmt.Sprintf("%v (logged once until it works again)", err))
 	}
 	if dropped {
 		p.dropped.Add(1)
 		if p.droppedUnlogged.Add(1) == 1 {
-			p.cfg.Logf(Warning, "the queue is full (%d telegrams): dropping the oldest until the broker takes them again", n)
+			p.log.Warn(fmt.Sprintf("the queue is full (%d telegrams): dropping the oldest until the broker takes them again", n))
 		}
 	}
 	select {
@@ -224,7 +227,7 @@ func (p *Publisher) nextBatch(max int) ([]item, error) {
 				if k > 0 {
 					break // dealt with when it is the oldest
 				}
-				p.cfg.Logf(Warning, "skipping a queued telegram: %v", err)
+				p.log.Warn(fmt.Sprintf("skipping a queued telegram: %v", err))
 				if err := p.pop(r.seq); err != nil {
 					return nil, err
 				}
@@ -304,7 +307,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			want = &batch[0].ident
 		}
 		if cn != nil && want != nil && cn.ident != *want {
-			p.cfg.Logf(Info, "meter id changed to %s: publishing as %s", want.meterID, want.clientID)
+			p.log.Info(fmt.Sprintf("meter id changed to %s: publishing as %s", want.meterID, want.clientID))
 			p.hangUp(cn)
 			cn = nil
 		}
@@ -399,7 +402,7 @@ func (p *Publisher) publish(ctx context.Context, cn *conn, batch []item) error {
 		p.published.Add(1)
 	}
 	if n := p.droppedUnlogged.Swap(0); n > 0 {
-		p.cfg.Logf(Warning, "%d telegrams were dropped from the full queue", n)
+		p.log.Warn(fmt.Sprintf("%d telegrams were dropped from the full queue", n))
 	}
 	return nil
 }
@@ -435,10 +438,10 @@ func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn,
 			p.connected.Store(true)
 			p.b.forget()
 			if !ever {
-				p.cfg.Logf(Info, "connected to %s as %s; publishing under %s/", p.broker, id.clientID, id.root)
+				p.log.Info(fmt.Sprintf("connected to %s as %s; publishing under %s/", p.broker, id.clientID, id.root))
 			} else {
-				p.cfg.Logf(Info, "connected to %s again after %s; %d telegrams wait in the queue",
-					p.broker, time.Since(p.lostAt).Round(time.Second), p.Stats().Queued)
+				p.log.Info(fmt.Sprintf("connected to %s again after %s; %d telegrams wait in the queue",
+					p.broker, time.Since(p.lostAt).Round(time.Second), p.Stats().Queued))
 			}
 			return cn, nil
 		}
@@ -450,7 +453,7 @@ func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn,
 			return nil, ce
 		}
 		if !logged[ce.cause] {
-			p.cfg.Logf(Warning, "cannot connect to %s: %s; retrying with backoff up to every %s (logged once per reason)", ce.Broker, ce.Reason, p.cfg.RetryMax)
+			p.log.Warn(fmt.Sprintf("cannot connect to %s: %s; retrying with backoff up to every %s (logged once per reason)", ce.Broker, ce.Reason, p.cfg.RetryMax))
 			logged[ce.cause] = true
 		}
 		t := time.NewTimer(backoff(attempt, p.cfg.RetryMin, p.cfg.RetryMax))
@@ -560,7 +563,7 @@ func (p *Publisher) reannounce(ctx context.Context, cn *conn) error {
 func (p *Publisher) lose(cn *conn, err error) {
 	p.connected.Store(false)
 	p.lostAt = time.Now()
-	p.cfg.Logf(Warning, "lost the connection to %s (%v); telegrams wait in the queue until it is back", p.broker, err)
+	p.log.Warn(fmt.Sprintf("lost the connection to %s (%v); telegrams wait in the queue until it is back", p.broker, err))
 	cn.c.Disconnect(0)
 }
 
@@ -595,9 +598,9 @@ func (p *Publisher) stop(ctx context.Context, cn *conn) error {
 	p.mu.Unlock()
 	if n > 0 {
 		if p.cfg.QueueDir != "" {
-			p.cfg.Logf(Warning, "stopping with %d telegrams not yet delivered; they stay in %s for the next run", n, p.cfg.QueueDir)
+			p.log.Warn(fmt.Sprintf("stopping with %d telegrams not yet delivered; they stay in %s for the next run", n, p.cfg.QueueDir))
 		} else {
-			p.cfg.Logf(Warning, "stopping with %d telegrams not yet delivered; they are lost (use a queue directory to keep them)", n)
+			p.log.Warn(fmt.Sprintf("stopping with %d telegrams not yet delivered; they are lost (use a queue directory to keep them)", n))
 		}
 	}
 	return err

@@ -2,6 +2,7 @@ package mqttpub
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,7 @@ func names(from, to int) []string {
 
 func openTestDisk(t *testing.T, dir string, max int) *diskQueue {
 	t.Helper()
-	q, err := openDiskQueue(dir, max, newLog(t).logf)
+	q, err := openDiskQueue(dir, max, newLog(t).logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestDiskQueueTornTail(t *testing.T) {
 			f.Close()
 
 			log := newLog(t)
-			q, err = openDiskQueue(dir, 100, log.logf)
+			q, err = openDiskQueue(dir, 100, log.logger())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +262,7 @@ func TestDiskQueueDamagedOlderSegment(t *testing.T) {
 	os.WriteFile(segs[0], data, 0o600)
 
 	log := newLog(t)
-	q, err := openDiskQueue(dir, 100, log.logf)
+	q, err := openDiskQueue(dir, 100, log.logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +330,7 @@ func TestRecordRoundTrip(t *testing.T) {
 func FuzzDiskQueueFiles(f *testing.F) {
 	dir := f.TempDir()
 	q, _ := openDiskQueue(dir, 100, nil)
-	q.logf = func(Level, string, ...any) {}
+	q.log = slog.New(slog.DiscardHandler)
 	q.push(rec(1))
 	q.push(rec(2))
 	_, seq, _ := q.front()
@@ -344,7 +345,7 @@ func FuzzDiskQueueFiles(f *testing.F) {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, segName(0)), seg, 0o600)
 		os.WriteFile(filepath.Join(dir, "ack"), ack, 0o600)
-		q, err := openDiskQueue(dir, 1000, func(Level, string, ...any) {})
+		q, err := openDiskQueue(dir, 1000, slog.New(slog.DiscardHandler))
 		if err != nil {
 			return
 		}

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"strings"
+
+	"github.com/golang/glog"
+)
+
+// Logger returns the logger the commands hand to the packages below them,
+// its messages prefixed with "part: " when part is not empty ("mqtt: lost
+// the connection ..."):
+// a *slog.Logger whose records go to glog, so that glog's flags (-v,
+// -vmodule, -log_dir, -stderrthreshold, ...) decide where they go and
+// which are kept.
+//
+// Levels map to glog's severities: Debug is Info at verbosity 1 (shown
+// with -v 1, or -vmodule for the file that logged it), Info is Info, Warn
+// is Warning, Error and above are Error. Each line is attributed to the
+// file and line that called the slog.Logger. Attributes follow the message
+// as key=value, groups as group.key=value.
+func Logger(part string) *slog.Logger {
+	h := &glogHandler{emit: glogEmit}
+	if part != "" {
+		h.name = part + ": "
+	}
+	return slog.New(h)
+}
+
+type glogHandler struct {
+	emit   func(level slog.Level, depth int, msg string)
+	name   string // "part: " before every message
+	attrs  string // preformatted " k=v" of WithAttrs
+	prefix string // group prefix "g.h." of WithGroup
+}
+
+// glogEmit writes one line through glog; depth counts from Handle.
+func glogEmit(level slog.Level, depth int, msg string) {
+	depth++ // this function
+	switch {
+	case level >= slog.LevelError:
+		glog.ErrorDepth(depth, msg)
+	case level >= slog.LevelWarn:
+		glog.WarningDepth(depth, msg)
+	case level >= slog.LevelInfo || bool(glog.VDepth(depth, 1)):
+		glog.InfoDepth(depth, msg)
+	}
+}
+
+// Enabled lets Debug records through to Handle, which checks -v and
+// -vmodule against the file that logged them: Enabled cannot know it.
+func (h *glogHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *glogHandler) Handle(_ context.Context, r slog.Record) error {
+	depth := callerDepth(r.PC)
+	var b strings.Builder
+	b.WriteString(h.name)
+	b.WriteString(r.Message)
+	b.WriteString(h.attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		appendAttr(&b, h.prefix, a)
+		return true
+	})
+	h.emit(r.Level, depth, b.String())
+	return nil
+}
+
+// callerDepth returns the glog depth, counted from Handle, of the frame
+// that made the record: the one whose program counter is pc. When it
+// cannot be found (a record made by hand), it is the frame slog's own
+// methods leave: Handle, Logger.log, Logger.Info, caller.
+func callerDepth(pc uintptr) int {
+	const fallback = 3
+	if pc == 0 {
+		return fallback
+	}
+	var pcs [16]uintptr
+	// Skip runtime.Callers, callerDepth and Handle: pcs[0] is the
+	// caller of Handle, which is depth 1 for glog.
+	n := runtime.Callers(3, pcs[:])
+	for i, p := range pcs[:n] {
+		if p == pc {
+			return i + 1
+		}
+	}
+	return fallback
+}
+
+func (h *glogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	var b strings.Builder
+	b.WriteString(h.attrs)
+	for _, a := range attrs {
+		appendAttr(&b, h.prefix, a)
+	}
+	return &glogHandler{emit: h.emit, name: h.name, attrs: b.String(), prefix: h.prefix}
+}
+
+func (h *glogHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return &glogHandler{emit: h.emit, name: h.name, attrs: h.attrs, prefix: h.prefix + name + "."}
+}
+
+func appendAttr(b *strings.Builder, prefix string, a slog.Attr) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		p := prefix
+		if a.Key != "" {
+			p += a.Key + "."
+		}
+		for _, g := range a.Value.Group() {
+			appendAttr(b, p, g)
+		}
+		return
+	}
+	b.WriteByte(' ')
+	b.WriteString(prefix)
+	b.WriteString(a.Key)
+	b.WriteByte('=')
+	s := a.Value.String()
+	if s == "" || strings.ContainsAny(s, " \t\r\n\"=") {
+		s = quote(s)
+	}
+	b.WriteString(s)
+}
+
+// quote writes s in double quotes with control characters escaped, so
+// that a value that came from outside cannot start a new log line.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			b.WriteString(`\x`)
+			b.WriteByte("0123456789abcdef"[r>>4])
+			b.WriteByte("0123456789abcdef"[r&0xf])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+type logLine struct {
+	level slog.Level
+	where string // file:line that glog would print
+	msg   string
+}
+
+// recordingLogger is Logger with the glog calls replaced by a recorder that
+// resolves the depth the way glog does.
+func recordingLogger(lines *[]logLine) *slog.Logger {
+	return slog.New(&glogHandler{emit: func(level slog.Level, depth int, msg string) {
+		// depth counts from Handle; this func is one frame below it.
+		_, file, line, _ := runtime.Caller(depth + 1)
+		*lines = append(*lines, logLine{level, fmt.Sprintf("%s:%d", filepath.Base(file), line), msg})
+	}})
+}
+
+func logHere(l *slog.Logger) string {
+	_, file, line, _ := runtime.Caller(0)
+	l.Warn("from a helper") // the line after runtime.Caller
+	return fmt.Sprintf("%s:%d", filepath.Base(file), line+1)
+}
+
+func TestLogger(t *testing.T) {
+	var lines []logLine
+	l := recordingLogger(&lines)
+	_, file, line, _ := runtime.Caller(0)
+	l.Info("reading /dev/ttyUSB0", "device", "COM3", "n", 3) // line+1
+	l.With("meter", "SAG1030700114004").WithGroup("mqtt").Debug("retry", "in", "2s")
+	l.Error("gone", slog.Group("queue", "dir", "/var/lib/x y", "bad", "a\nb\x01"))
+	where := logHere(l)
+	named := slog.New(&glogHandler{emit: l.Handler().(*glogHandler).emit, name: "mqtt: "})
+	named.With("a", 1).Info("connected")
+	here := func(d int) string { return fmt.Sprintf("%s:%d", filepath.Base(file), line+d) }
+	want := []logLine{
+		{slog.LevelInfo, here(1), "reading /dev/ttyUSB0 device=COM3 n=3"},
+		{slog.LevelDebug, here(2), "retry meter=SAG1030700114004 mqtt.in=2s"},
+		{slog.LevelError, here(3), `gone queue.dir="/var/lib/x y" queue.bad="a\nb\x01"`},
+		{slog.LevelWarn, where, "from a helper"},
+		{slog.LevelInfo, here(6), "mqtt: connected a=1"},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d: %+v", len(lines), len(want), lines)
+	}
+	for i := range want {
+		if lines[i] != want[i] {
+			t.Errorf("line %d:\n got %+v\nwant %+v", i, lines[i], want[i])
+		}
+	}
+}
