@@ -366,8 +366,8 @@ func (r *Reader) examineEnvelope(p int) result {
 // Byte classes in the body of a plain telegram.
 const (
 	plainText  = iota // printable ASCII, CR, LF, tab
-	plainEnd          // '!'
-	plainStart        // '/' or 0xDB: another frame begins
+	plainEnd          // '!': the end, when it starts a line
+	plainStart        // '/' or 0xDB: another frame may begin
 	plainBad          // anything else
 )
 
@@ -387,27 +387,72 @@ var plainClass = func() (t [256]uint8) {
 	return t
 }()
 
-func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+// headerByte tells the bytes allowed in the identification line after its
+// '/': printable ASCII and tab, except '/' and '!' (IEC 62056-21 keeps
+// them out of the identification) and the brackets, which only values
+// have. So a '/' inside a value, whose line goes on to its ')', never
+// passes for the start of a telegram.
+var headerByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7F; c++ {
+		t[c] = c != '/' && c != '!' && c != '(' && c != ')'
+	}
+	t['\t'] = true
+	return t
+}()
 
-func (r *Reader) examinePlain(p int) result {
-	b := r.buf[p:r.end]
-	// The identification line: '/', three letters for the maker, a digit.
-	for i := 1; i < 5; i++ {
-		if i >= len(b) {
-			return result{v: needMore}
-		}
-		if (i < 4 && !isLetter(b[i])) || (i == 4 && (b[i] < '0' || b[i] > '9')) {
-			return result{v: notFrame}
+// Results of isHeader.
+const (
+	noHeader = iota
+	headerMore
+	headerLine
+)
+
+// isHeader tells whether b[p], a '/', starts an identification line: one
+// to maxHeaderLine header bytes up to a CR or LF. It returns the index of
+// the line end with headerLine; headerMore when b ends first.
+func isHeader(b []byte, p int) (int, int) {
+	i := p + 1
+	for ; i < len(b) && headerByte[b[i]]; i++ {
+		if i-p > maxHeaderLine {
+			return 0, noHeader
 		}
 	}
-	i := 5
-	for ; i < len(b) && b[i] != '\r' && b[i] != '\n'; i++ {
-		if b[i] < 0x20 || b[i] >= 0x7F || i > maxHeaderLine {
-			return result{v: notFrame}
-		}
+	switch {
+	case i == len(b):
+		return 0, headerMore
+	case i == p+1 || b[i] != '\r' && b[i] != '\n':
+		return 0, noHeader
+	}
+	return i, headerLine
+}
+
+// examinePlain looks at the plain telegram candidate at buf[p], a '/'. A
+// telegram is an identification line (see isHeader), then object lines up
+// to a '!' at the start of a line and its checksum: 0 to 4 hex digits (DSMR
+// 2.2 and 3 meters send none). Until the first line after the
+// identification starts as an object line does, with a digit (a telegram
+// has at least one object), a failure is taken for noise and not reported. Inside
+// the body, a '/' starts another telegram only when it starts an
+// identification line, and 0xDB always may start an envelope.
+func (r *Reader) examinePlain(p int) result {
+	b := r.buf[p:r.end]
+	i, st := isHeader(b, 0)
+	switch st {
+	case noHeader:
+		return result{v: notFrame}
+	case headerMore:
+		return result{v: needMore}
+	}
+	// The first object line starts with the digit of an OBIS code: a
+	// telegram has at least one object.
+	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+		i++
 	}
 	if i >= len(b) {
 		return result{v: needMore}
+	}
+	if b[i] < '0' || b[i] > '9' {
+		return result{v: notFrame}
 	}
 	// From here on this is taken for a telegram.
 	res := result{resume: 1, plausible: true}
@@ -422,6 +467,16 @@ func (r *Reader) examinePlain(p int) result {
 		case plainText:
 			continue
 		case plainStart:
+			if body[i] == '/' {
+				_, st := isHeader(body, i)
+				if st == headerMore && r.err == nil && len(body) < maxSize {
+					r.plainAt, r.plainScanned = at, at+int64(i)
+					return result{v: needMore, plausible: true}
+				}
+				if st != headerLine {
+					continue // a '/' in a value
+				}
+			}
 			res.v, res.size, res.resume = badFrame, i, i
 			res.err = fmt.Errorf("%w: a new frame starts at byte %d before the telegram's '!'", ErrTruncated, at+int64(i))
 			return res
@@ -429,6 +484,9 @@ func (r *Reader) examinePlain(p int) result {
 			res.v, res.size, res.resume = badFrame, i+1, i+1
 			res.err = fmt.Errorf("%w: byte 0x%02X at byte %d is not text", ErrNotTelegram, body[i], at+int64(i))
 			return res
+		}
+		if body[i-1] != '\r' && body[i-1] != '\n' {
+			continue // a '!' in a value
 		}
 		// The '!': then up to four hex digits of checksum and the line
 		// end, which are waited for unless the stream has ended.

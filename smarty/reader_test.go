@@ -128,6 +128,9 @@ func TestReader(t *testing.T) {
 	unbalanced := withCRC("/Lux5\\1\r\n\r\n1-0:1.8.0(000001.000*kWh\r\n!")
 	hugeLine := cat([]byte("/Lux5\\1\r\n\r\n0-0:96.13.0("), bytes.Repeat([]byte("41"), 50000), []byte(")\r\n!0000\r\n"))
 
+	oddHeader := withCRC("/ESY5Q3DB1024 V3.04\r\n\r\n1-0:1.8.0(000001.000*kWh)\r\n!")
+	digitHeader := []byte("/2 heat link\n1-0:1.8.0(000002.000*kWh)\n!\n")
+	slashValue := withCRC("/Lux5\\1\r\n\r\n0-0:96.13.0(see x.lu/p1 now!)\r\n1-0:1.8.0(000003.000*kWh)\r\n!")
 	na, nt := len(a), len(telegram("000001.000")) // frame and plain telegram sizes
 	enc := func(off, counter int, kwh string) string {
 		return fmt.Sprintf("telegram @%d size %d counter %d kWh %s", off, na, counter, kwh)
@@ -186,6 +189,19 @@ func TestReader(t *testing.T) {
 			skip(0, "not a telegram"), plain(nt, "2")}},
 		{"plain: unbalanced bracket", nil, cat(unbalanced, telegram("000002.000")), []string{skip(0, "syntax"), plain(len(unbalanced), "2")}},
 		{"plain: a 100 KB line", nil, cat(hugeLine, telegram("000002.000")), []string{skip(0, "too large"), plain(len(hugeLine), "2")}},
+		// Identification lines of any printable form, as the parser takes
+		// them; a '/' or '!' inside a value is part of the telegram.
+		{"plain: any identification line", nil, cat(oddHeader, digitHeader), []string{
+			fmt.Sprintf("telegram @0 size %d plain kWh 1", len(oddHeader)),
+			fmt.Sprintf("telegram @%d size %d plain kWh 2", len(oddHeader), len(digitHeader))}},
+		{"plain: '/' and '!' in a value", nil, cat(slashValue, telegram("000002.000")), []string{
+			fmt.Sprintf("telegram @0 size %d plain kWh 3", len(slashValue)), plain(len(slashValue), "2")}},
+		{"plain: text right before the '/'", nil, cat([]byte("x7 garbage)"), telegram("000001.000")), []string{
+			"(11 skipped) " + plain(11, "1")}},
+		{"plain: a '/' that starts no telegram", nil, cat([]byte("/\r\n/(x)\r\n/ab!\r\n/ok\r\nno\r\n"), telegram("000001.000")), []string{
+			"(14 skipped) " + plain(24, "1")}},
+		{"plain: cut in a value by a new telegram", nil, cat(slashValue[:40], telegram("000002.000")), []string{
+			skip(0, "truncated"), plain(40, "2")}},
 		{"empty stream", other, nil, nil},
 		{"only noise", other, []byte(strings.Repeat("\x00\x01 noise /// !!! ", 1000)), nil},
 	}

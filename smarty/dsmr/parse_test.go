@@ -38,7 +38,7 @@ func TestParseTable(t *testing.T) {
 					t.Errorf("value = %q", got)
 				}
 			}},
-		{name: "no objects", in: withCRC(hdr), objects: 0},
+		{name: "no objects", in: withCRC(hdr), wantErr: ErrSyntax},
 		{name: "no empty line after the header", in: withCRC("/ISk5\\2ME382-1003\r\n" + lines("1-0:1.8.1(00001.001*kWh)")), objects: 1},
 		{name: "LF line ends", in: strings.ReplaceAll(withCRC(hdr+lines("1-0:1.8.0(000006.695*kWh)")), "\r\n", "\n"), objects: 1, wantErr: ErrCRC},
 		{name: "CR line ends", in: "/AB5 x\r1-0:1.8.0(1)\r!\r", objects: 1, crc: -1},
@@ -84,7 +84,10 @@ func TestParseTable(t *testing.T) {
 			}},
 		{name: "100 KB line of garbage", in: withCRC(hdr + lines(strings.Repeat("x", 100_000))), wantErr: ErrSyntax},
 		{name: "100 KB line without ')'", in: withCRC(hdr + lines("0-0:96.13.0("+long)), wantErr: ErrSyntax},
-		{name: "100 KB header", in: withCRC("/" + strings.Repeat("H", 100_000) + "\r\n\r\n"), objects: 0},
+		{name: "100 KB header", in: withCRC("/" + strings.Repeat("H", 100_000) + "\r\n\r\n" + lines("1-0:1.8.1(00001.001*kWh)")), objects: 1},
+		{name: "'/' in the header", in: withCRC("/ISk5/2\r\n" + lines("1-0:1.8.1(00001.001*kWh)")), wantErr: ErrSyntax},
+		{name: "'(' in the header", in: withCRC("/ISk5(2\r\n" + lines("1-0:1.8.1(00001.001*kWh)")), wantErr: ErrSyntax},
+		{name: "'!' in the header", in: withCRC("/ISk5!2\r\n" + lines("1-0:1.8.1(00001.001*kWh)")), wantErr: ErrSyntax},
 		{name: "OBIS codes at their limits", in: withCRC(hdr + lines("255-255:255.255.255(x)", "0-0:0.0.0(y)")), objects: 2},
 
 		{name: "empty input", in: "", wantErr: ErrSyntax},
@@ -193,7 +196,7 @@ func TestSyntaxErrorPosition(t *testing.T) {
 		{"unbalanced at the end", hdr + "1-0:1.8.0(12", 30, 3, "ends inside this value"},
 		{"non-ASCII in value", hdr + "1-0:1.8.0(1\xc32)\r\n!\r\n", 32, 3, "byte 0xC3 inside a value"},
 		{"text after value", hdr + "1-0:1.8.0(1)x\r\n!\r\n", 33, 3, "unexpected 'x' after a value"},
-		{"after the CRC", hdr + "!ABCD\r\nx", 28, 4, "after the checksum"},
+		{"after the CRC", hdr + "1-0:1.8.1(1)\r\n!ABCD\r\nx", 42, 5, "after the checksum"},
 		{"LF-only lines", "/A\n\n1-0:1.8.0(1)\nx\n!\n", 17, 4, "unexpected 'x'"},
 		{"CR-only lines", "/A\r\r1-0:1.8.0(1)\rx\r!\r", 17, 4, "unexpected 'x'"},
 		{"in the real telegram", strings.Replace(real, "1-0:4.7.0(00.007)", "1-0:4.7.0(00.007", 1), 292, 13, "unbalanced '(': the line ends at byte 299"},

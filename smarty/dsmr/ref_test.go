@@ -28,7 +28,7 @@ func refParse(data []byte) refResult {
 		return syntax
 	}
 	for _, c := range header {
-		if c != '\t' && (c < 0x20 || c > 0x7E) {
+		if c != '\t' && (c < 0x20 || c > 0x7E) || bytes.IndexByte([]byte("/!()"), c) >= 0 {
 			return syntax
 		}
 	}
@@ -89,6 +89,9 @@ func refParse(data []byte) refResult {
 			last.values = append(last.values, string(v))
 			groups = groups[k+1:]
 		}
+	}
+	if len(res.objects) == 0 {
+		return syntax
 	}
 	bang := len(data) - len(rest)
 	tail := rest[1:]

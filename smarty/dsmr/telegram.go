@@ -88,7 +88,9 @@ func Parse(data []byte) (*Telegram, error) {
 // UnmarshalText parses data into t, reusing t's memory, and copies data so
 // that the caller may reuse it.
 //
-// data must start with '/' and hold a '!' that ends the telegram. The
+// data must start with '/', an identification line of printable ASCII
+// without '/', '!' and brackets, at least one object and a '!' at the start
+// of a line that ends the telegram. The
 // checksum after '!' may be four hex digits, fewer (some meters do not pad),
 // or absent (DSMR 2.2 and 3 meters send a bare '!'); CR, LF, spaces, tabs
 // and NUL bytes after it are ignored. Lines may end with CR LF, LF or CR,
@@ -225,6 +227,11 @@ func (t *Telegram) parse() error {
 	case i == 1:
 		return t.errorf(i, "empty identification line")
 	}
+	for k := 1; k < i; k++ {
+		if c := b[k]; c == '/' || c == '!' || c == '(' || c == ')' {
+			return t.unexpected(k, "in the identification line", "")
+		}
+	}
 	if h := b[1:i]; string(h) == t.lastHeader {
 		t.header = t.lastHeader // the same meter: no allocation
 	} else {
@@ -236,6 +243,9 @@ func (t *Telegram) parse() error {
 	t.recs, t.values = recs, values
 	if !ok {
 		return t.explain(b, end, len(recs) > 0)
+	}
+	if len(recs) == 0 {
+		return t.errorf(end, "a telegram without any object")
 	}
 	t.objects = buildObjects(t.objects[:0], recs, values)
 	return t.parseEnd(end)
