@@ -66,7 +66,7 @@ func addMQTTFlags(fs *flag.FlagSet) *mqttFlags {
 	m := new(mqttFlags)
 	fs.StringVar(&m.broker, "mqttBroker", "tcp://localhost:1883", "the broker's `URL`: tcp://host:port, ssl://host:port for TLS (also tls://, mqtts://),\nws:// or wss:// for websockets")
 	fs.StringVar(&m.root, "mqttTopicRoot", "smarty", "first part of every `topic`; {meter} in it becomes the meter id (smarty/{meter}),\nso that several meters can share a broker")
-	fs.UintVar(&m.qos, "mqttQos", 1, "MQTT quality of `service`: 0, 1 or 2; with 1 or 2 nothing is lost while the broker is away")
+	fs.UintVar(&m.qos, "mqttQos", 1, "MQTT quality of service `level`: 0, 1 or 2; with 1 or 2 nothing is lost while the broker is away")
 	fs.StringVar(&m.user, "mqttUser", "", "user `name` for the broker")
 	fs.StringVar(&m.password, "mqttPassword", "", "`password` for the broker; visible to other users in the process list,\nprefer $"+PasswordEnv+" (never logged)")
 	fs.StringVar(&m.clientID, "mqttClientId", "", "MQTT client `id`; {meter} in it becomes the meter id (default smarty-{meter})")
@@ -131,7 +131,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fset := cli.NewFlagSet(name, "[-key KEY | -keyFile FILE] -device PORT [-mqttBroker URL] [flags]\n\n"+
 		"Reads the meter and publishes every telegram to an MQTT broker: one retained topic\n"+
 		"per reading (<root>/1-0:1.8.0), the telegram as JSON (<root>/telegram), the status\n"+
-		"(<root>/status: online/offline) and Home Assistant discovery.", stderr)
+		"(<root>/status: online/offline) and Home Assistant discovery.", stdout, stderr)
 	flags := cli.AddLiveFlags(fset, "stop after `n` telegrams have been delivered to the broker (0: run until interrupted)")
 	mf := addMQTTFlags(fset)
 	c, done, err := flags.Parse(fset, args, stdout, stderr)

@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fset := cli.NewFlagSet(name, "[-key KEY | -keyFile FILE] [-format text|json] [FILE...]\n\n"+
 		"Decrypts captured P1 dumps (raw bytes or hex text) from the FILEs, or standard input\n"+
 		"when there are none or FILE is -. Telegrams go to standard output, the summary to\n"+
-		"standard error. Exit status: 0 every frame decoded, 1 some failed or none found, 2 usage.", stderr)
+		"standard error. Exit status: 0 every frame decoded, 1 some failed or none found, 2 usage.", stdout, stderr)
 	keys := cli.AddKeyFlags(fset, true)
 	kind := cli.AddFormatFlag(fset)
 	if err := cli.Parse(fset, args); err != nil {

@@ -339,7 +339,7 @@ func TestErrors(t *testing.T) {
 	}
 	t.Run("help", func(t *testing.T) {
 		r := runCmd(t, nil, "-h")
-		if r.status != 0 || !strings.Contains(r.stderr, "Usage: OfflineDecryption") {
+		if r.status != 0 || !strings.Contains(r.stdout, "Usage: OfflineDecryption") || r.stderr != "" {
 			t.Errorf("status %d, stderr:\n%s", r.status, r.stderr)
 		}
 	})

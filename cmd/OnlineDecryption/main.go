@@ -42,7 +42,7 @@ const name = "OnlineDecryption"
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fset := cli.NewFlagSet(name, "[-key KEY | -keyFile FILE] -device PORT [-format text|json] [-count N]\n\n"+
 		"Reads the meter and prints every telegram as it arrives (one every 10 s) until\n"+
-		"Ctrl-C or -count. -list shows the serial ports of this machine.", stderr)
+		"Ctrl-C or -count. -list shows the serial ports of this machine.", stdout, stderr)
 	flags := cli.AddLiveFlags(fset, "stop after `n` telegrams (0: run until interrupted)")
 	kind := cli.AddFormatFlag(fset)
 	wait := fset.Bool("wait", false, "wait for a device that is not there yet at start (a service started before the\nUSB cable or the network adapter is ready) instead of stopping with an error")

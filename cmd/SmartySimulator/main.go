@@ -58,14 +58,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fset := cli.NewFlagSet(name, "[-key KEY | -plain] [-pty | -listen ADDR | -o FILE] [-interval 10s] [-count N]\n\n"+
 		"A software Smarty meter. With -pty the first line of standard output is the\n"+
 		"pseudo-terminal to open (OnlineDecryption -device PATH), with -listen the tcp://\n"+
-		"address; without an output flag the frames go to standard output.", stderr)
+		"address; without an output flag the frames go to standard output.", stdout, stderr)
 	keys := cli.AddKeyFlags(fset, false)
 	var o options
 	fset.BoolVar(&o.plain, "plain", false, "send plain telegrams, as a meter whose encryption is switched off")
-	fset.UintVar(&o.counter, "counter", 1, "frame counter of the first frame")
+	fset.UintVar(&o.counter, "counter", 1, "frame `counter` of the first frame")
 	fset.DurationVar(&o.interval, "interval", 10*time.Second, "time between frames (0: as fast as the output takes them);\nalso the step of the meter's clock")
 	fset.IntVar(&o.count, "count", 0, "send `n` frames, then stop (0: forever)")
-	fset.Uint64Var(&o.seed, "seed", 1, "decides the meter's identity and readings: the same seed gives the same telegrams")
+	fset.Uint64Var(&o.seed, "seed", 1, "a `number` that decides the meter's identity and readings: the same seed gives the same telegrams")
 	fset.StringVar(&o.start, "start", "", "`time` of the first telegram, RFC 3339 (default now)")
 	fset.BoolVar(&o.pty, "pty", false, "create a pseudo-terminal and send the frames to it, like a P1 cable (Linux, macOS)")
 	fset.StringVar(&o.listen, "listen", "", "serve the frames to TCP clients on `addr` (host:port, :2001), like a network P1 adapter")

@@ -6,7 +6,7 @@
 // A command's main wires signals and calls its run function; run builds a
 // flag set with NewFlagSet, adds the flag groups it needs, and calls Parse:
 //
-//	fs := cli.NewFlagSet("OnlineDecryption", "-key KEY -device PORT", stderr)
+//	fs := cli.NewFlagSet("OnlineDecryption", "-key KEY -device PORT", stdout, stderr)
 //	keys := cli.AddKeyFlags(fs)
 //	if err := cli.Parse(fs, args); err != nil {
 //		return err // a *UsageError: main prints one line and exits 2
@@ -50,8 +50,9 @@ func Usagef(format string, args ...any) error {
 var ErrReported = errors.New("cli: already reported")
 
 // Exit prints err to w as one line prefixed with the program's name, unless
-// it is nil, flag.ErrHelp or ErrReported, flushes the log and returns the
-// exit status: 0 for nil or -h, ExitUsage for a *UsageError, 1 otherwise.
+// it is nil, flag.ErrHelp, the end of -version or ErrReported, flushes the
+// log and returns the exit status: 0 for nil, -h or -version, ExitUsage
+// for a *UsageError, 1 otherwise.
 func Exit(w io.Writer, err error) int {
 	defer glog.Flush()
 	return report(w, progName(), err)
@@ -59,7 +60,7 @@ func Exit(w io.Writer, err error) int {
 
 func report(w io.Writer, name string, err error) int {
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, errVersion):
 		return 0
 	case errors.Is(err, ErrReported):
 		var u *UsageError
@@ -101,11 +102,14 @@ func progName() string {
 	return strings.TrimSuffix(name, ".exe")
 }
 
-// NewFlagSet returns a flag set for the named command with glog's flags
-// (-v, -vmodule, -log_dir, -logtostderr, -alsologtostderr,
+// NewFlagSet returns a flag set for the named command with -version and
+// glog's flags (-v, -vmodule, -log_dir, -logtostderr, -alsologtostderr,
 // -stderrthreshold, ...) already in it. synopsis is what follows the
-// command's name in the usage line. -h prints the usage to stderr.
-func NewFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+// command's name in the usage line. -h prints the usage and -version the
+// version (VersionLine) to stdout; errors are for Exit to print on stderr.
+// Every flag can also be set from the environment (EnvName), which the
+// usage says.
+func NewFlagSet(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	flag.CommandLine.VisitAll(func(f *flag.Flag) {
@@ -113,34 +117,9 @@ func NewFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 			fs.Var(f.Value, f.Name, f.Usage)
 		}
 	})
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s %s\n\nFlags:\n", name, synopsis)
-		fs.VisitAll(func(f *flag.Flag) {
-			if !isLogFlag(f.Name) {
-				printFlag(stderr, f)
-			}
-		})
-		fmt.Fprintf(stderr, "\nLogging (glog; logs go to stderr unless -log_dir is given):\n")
-		fs.VisitAll(func(f *flag.Flag) {
-			if isLogFlag(f.Name) {
-				printFlag(stderr, f)
-			}
-		})
-	}
+	fs.Var(&versionFlag{w: stdout}, "version", "print the program's version and exit")
+	fs.Usage = func() { printUsage(stdout, fs, synopsis) }
 	return fs
-}
-
-func printFlag(w io.Writer, f *flag.Flag) {
-	name, usage := flag.UnquoteUsage(f)
-	line := "  -" + f.Name
-	if name != "" {
-		line += " " + name
-	}
-	fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
-	if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-		fmt.Fprintf(w, " (default %s)", f.DefValue)
-	}
-	fmt.Fprintln(w)
 }
 
 // glog's flags, as registered on flag.CommandLine by its init.
@@ -161,10 +140,14 @@ func isLogFlag(name string) bool { return logFlags[name] }
 // file; -v and -vmodule work either way, and -stderrthreshold chooses what
 // reaches stderr when logging to files.
 func Parse(fs *flag.FlagSet, args []string) error {
+	gs, err := checkArgs(fs, args)
+	if err != nil {
+		return err
+	}
 	out, usage := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	err := fs.Parse(args)
+	err = fs.Parse(args)
 	fs.SetOutput(out)
 	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
@@ -172,7 +155,14 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if err != nil {
-		return &UsageError{Err: fmt.Errorf("%w (see -h)", err)}
+		return explainParseError(err, gs)
+	}
+	if v, ok := fs.Lookup("version").Value.(*versionFlag); ok && v.set {
+		printVersion(v.w, fs.Name())
+		return errVersion
+	}
+	if err := applyEnv(fs); err != nil {
+		return err
 	}
 	setupLogging(fs)
 	return nil

@@ -154,7 +154,7 @@ func TestParse(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			fs := NewFlagSet("prog", "-key KEY", &stderr)
+			fs := NewFlagSet("prog", "-key KEY", &stderr, &stderr)
 			AddKeyFlags(fs, true)
 			AddDeviceFlags(fs)
 			AddFormatFlag(fs)
@@ -224,7 +224,7 @@ func TestLogging(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			tostderr.Set("false")
-			fs := NewFlagSet("prog", "", new(bytes.Buffer))
+			fs := NewFlagSet("prog", "", new(bytes.Buffer), new(bytes.Buffer))
 			if err := Parse(fs, tc.args); err != nil {
 				t.Fatal(err)
 			}

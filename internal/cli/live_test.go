@@ -39,7 +39,7 @@ func TestLiveFlagsParse(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			fs := NewFlagSet("prog", "-device PORT", &stderr)
+			fs := NewFlagSet("prog", "-device PORT", &stdout, &stderr)
 			flags := AddLiveFlags(fs, "stop after `n` telegrams")
 			c, done, err := flags.Parse(fs, tc.args, &stdout, &stderr)
 			var out bytes.Buffer
