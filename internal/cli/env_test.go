@@ -173,7 +173,7 @@ func TestParseHints(t *testing.T) {
 		{[]string{"-allowUnauthenticated", "0"}, "prog: -allowUnauthenticated 0: a yes/no flag takes its value after '=': write -allowUnauthenticated=0"},
 		{[]string{"-mqttRetain=false", "-device", "x"}, ""},
 		{[]string{"-mqttRetain", "-device", "false"}, ""}, // "false" is the device
-		{[]string{"-device", "-mqttRetain"}, ""},         // "-mqttRetain" is the device
+		{[]string{"-device", "-mqttRetain"}, ""},          // "-mqttRetain" is the device
 		{[]string{"-timeout", "5"}, "prog: -timeout 5: a duration needs a unit: write -timeout 5s (or 500ms, 2m, 1h)"},
 		{[]string{"-timeout=2.5"}, "prog: -timeout 2.5: a duration needs a unit: write -timeout 2.5s (or 500ms, 2m, 1h)"},
 		{[]string{"-timeout", "soon"}, "prog: -timeout soon: want a duration such as 30s, 500ms, 2m or 1h"},
