@@ -24,7 +24,7 @@ func BenchmarkBaselineGCMOpen(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	aead, err := cipher.NewGCMWithTagSize(block, TagSize)
+	aead, err := cipher.NewGCMWithTagSize(block, tagSize)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,8 +52,8 @@ func BenchmarkFraming(b *testing.B) {
 		for {
 			p := r.findStart()
 			if p >= 0 {
-				if h, st := scanHeader(r.buf[p:r.end]); st == headerOK && p+h.FrameSize() <= r.end {
-					r.start = p + h.FrameSize()
+				if h, st := scanHeader(r.buf[p:r.end]); st == headerOK && p+h.frameSize() <= r.end {
+					r.start = p + h.frameSize()
 					break
 				}
 			}
@@ -67,7 +67,7 @@ func BenchmarkFraming(b *testing.B) {
 func BenchmarkDecrypt(b *testing.B) {
 	frame := readFile(b, realFramePath)
 	c := realCipher(b)
-	h, err := ParseHeader(frame)
+	h, err := parseHeader(frame)
 	if err != nil {
 		b.Fatal(err)
 	}

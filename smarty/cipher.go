@@ -11,7 +11,8 @@ import (
 // additional authenticated data made of the security byte and the
 // authentication key.
 //
-// A Cipher does not change after NewCipher, so one Cipher may serve several
+// A [Reader] decrypts with it, and [Cipher.Seal] makes frames as a meter
+// does. A Cipher does not change after [NewCipher], so one Cipher may serve several
 // Readers in several goroutines.
 type Cipher struct {
 	block cipher.Block
@@ -26,27 +27,27 @@ func NewCipher(key, authKey Key) *Cipher {
 	if err != nil {
 		panic("smarty: " + err.Error()) // impossible: the key has 16 bytes
 	}
-	aead, err := cipher.NewGCMWithTagSize(block, TagSize)
+	aead, err := cipher.NewGCMWithTagSize(block, tagSize)
 	if err != nil {
 		panic("smarty: " + err.Error()) // impossible: 12 is a valid tag size
 	}
 	c := &Cipher{block: block, aead: aead}
-	c.aad[0] = SecurityEncryptedAuthenticated
+	c.aad[0] = securityByte
 	copy(c.aad[1:], authKey[:])
 	return c
 }
 
-// Open checks and decrypts the frame at the start of frame, appends the
+// openFrame checks and decrypts the frame at the start of frame, appends the
 // telegram to dst and returns the result with the frame's header. Bytes
 // after the frame are ignored. A tag that does not verify gives an error
 // that wraps ErrAuth; frame is not modified.
-func (c *Cipher) Open(dst, frame []byte) ([]byte, Header, error) {
-	h, err := ParseHeader(frame)
+func (c *Cipher) openFrame(dst, frame []byte) ([]byte, Header, error) {
+	h, err := parseHeader(frame)
 	if err != nil {
 		return dst, h, err
 	}
-	if len(frame) < h.FrameSize() {
-		return dst, h, fmt.Errorf("%w: the header announces %d bytes, there are %d", ErrTruncated, h.FrameSize(), len(frame))
+	if len(frame) < h.frameSize() {
+		return dst, h, fmt.Errorf("%w: the header announces %d bytes, there are %d", ErrTruncated, h.frameSize(), len(frame))
 	}
 	var nonce [12]byte
 	out, err := c.open(dst, frame, h, &nonce)
@@ -57,7 +58,7 @@ func (c *Cipher) Open(dst, frame []byte) ([]byte, Header, error) {
 // the caller's, so that the hot path does not allocate.
 func (c *Cipher) open(dst, frame []byte, h Header, nonce *[12]byte) ([]byte, error) {
 	setNonce(nonce, h)
-	out, err := c.aead.Open(dst, nonce[:], frame[h.ciphertextStart():h.FrameSize()], c.aad[:])
+	out, err := c.aead.Open(dst, nonce[:], frame[h.ciphertextStart():h.frameSize()], c.aad[:])
 	if err != nil {
 		return dst, ErrAuth
 	}
@@ -72,18 +73,18 @@ func setNonce(nonce *[12]byte, h Header) {
 	nonce[11] = byte(h.FrameCounter)
 }
 
-// OpenUnauthenticated decrypts the frame without checking its tag: GCM is
+// openUnauthenticated decrypts the frame without checking its tag: GCM is
 // AES in counter mode plus a tag, so the telegram can be recovered even when
 // the tag does not verify with the authentication key at hand. Nothing then
 // vouches for the result except the telegram's own CRC: use it only as a
 // fallback the user asked for, and check the CRC.
-func (c *Cipher) OpenUnauthenticated(dst, frame []byte) ([]byte, Header, error) {
-	h, err := ParseHeader(frame)
+func (c *Cipher) openUnauthenticated(dst, frame []byte) ([]byte, Header, error) {
+	h, err := parseHeader(frame)
 	if err != nil {
 		return dst, h, err
 	}
-	if len(frame) < h.FrameSize() {
-		return dst, h, fmt.Errorf("%w: the header announces %d bytes, there are %d", ErrTruncated, h.FrameSize(), len(frame))
+	if len(frame) < h.frameSize() {
+		return dst, h, fmt.Errorf("%w: the header announces %d bytes, there are %d", ErrTruncated, h.frameSize(), len(frame))
 	}
 	var nonce [12]byte
 	return c.openCTR(dst, frame, h, &nonce), h, nil
@@ -94,7 +95,7 @@ func (c *Cipher) openCTR(dst, frame []byte, h Header, nonce *[12]byte) []byte {
 	var iv [aes.BlockSize]byte
 	copy(iv[:], nonce[:])
 	iv[15] = 2 // GCM encrypts from counter block nonce || 00000002
-	ct := frame[h.ciphertextStart() : h.FrameSize()-TagSize]
+	ct := frame[h.ciphertextStart() : h.frameSize()-tagSize]
 	n := len(dst)
 	dst = append(dst, ct...)
 	cipher.NewCTR(c.block, iv[:]).XORKeyStream(dst[n:], dst[n:])
@@ -108,8 +109,8 @@ func (c *Cipher) openCTR(dst, frame []byte, h Header, nonce *[12]byte) []byte {
 // A frame counter must never be used twice with the same key and system
 // title: that would give away the key stream.
 func (c *Cipher) Seal(dst []byte, st SystemTitle, counter uint32, plaintext []byte) []byte {
-	length := 1 + 4 + len(plaintext) + TagSize
-	dst = append(dst, FrameTag, SystemTitleSize)
+	length := 1 + 4 + len(plaintext) + tagSize
+	dst = append(dst, frameTag, systemTitleSize)
 	dst = append(dst, st[:]...)
 	switch {
 	case length < 0x80:
@@ -121,7 +122,7 @@ func (c *Cipher) Seal(dst []byte, st SystemTitle, counter uint32, plaintext []by
 	default:
 		panic(fmt.Sprintf("smarty: a telegram of %d bytes does not fit a frame", len(plaintext)))
 	}
-	dst = append(dst, SecurityEncryptedAuthenticated,
+	dst = append(dst, securityByte,
 		byte(counter>>24), byte(counter>>16), byte(counter>>8), byte(counter))
 	var nonce [12]byte
 	setNonce(&nonce, Header{SystemTitle: st, FrameCounter: counter})

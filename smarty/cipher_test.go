@@ -11,7 +11,7 @@ import (
 func TestOpenRealFrame(t *testing.T) {
 	frame := readFile(t, realFramePath)
 	want := readFile(t, realPlaintextPath)
-	got, h, err := realCipher(t).Open(nil, frame)
+	got, h, err := realCipher(t).openFrame(nil, frame)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -21,8 +21,8 @@ func TestOpenRealFrame(t *testing.T) {
 	if h.SystemTitle.String() != "534147677001BD54" || h.FrameCounter != 0x0005A8E3 || h.Length != 0x027A {
 		t.Errorf("header = %s counter %#x length %#x", h.SystemTitle, h.FrameCounter, h.Length)
 	}
-	if h.FrameSize() != len(frame) || h.CiphertextSize() != len(want) {
-		t.Errorf("FrameSize %d CiphertextSize %d, want %d and %d", h.FrameSize(), h.CiphertextSize(), len(frame), len(want))
+	if h.frameSize() != len(frame) || h.ciphertextSize() != len(want) {
+		t.Errorf("FrameSize %d CiphertextSize %d, want %d and %d", h.frameSize(), h.ciphertextSize(), len(frame), len(want))
 	}
 }
 
@@ -31,7 +31,7 @@ func TestOpenRealFrame(t *testing.T) {
 // inverse of what the meter does.
 func TestSealReproducesRealFrame(t *testing.T) {
 	frame := readFile(t, realFramePath)
-	h, err := ParseHeader(frame)
+	h, err := parseHeader(frame)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _, err := tt.cipher.Open(nil, tt.frame)
+			got, _, err := tt.cipher.openFrame(nil, tt.frame)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Open error = %v, want %v", err, tt.want)
 			}
@@ -86,10 +86,10 @@ func TestOpenUnauthenticated(t *testing.T) {
 	plaintext := readFile(t, specTelegramPath)
 	frame := NewCipher(otherKey, austrianAK).Seal(nil, testTitle, 99, plaintext)
 	c := NewCipher(otherKey, LuxembourgAuthKey)
-	if _, _, err := c.Open(nil, frame); !errors.Is(err, ErrAuth) {
+	if _, _, err := c.openFrame(nil, frame); !errors.Is(err, ErrAuth) {
 		t.Fatalf("Open with the default AK: err = %v, want ErrAuth", err)
 	}
-	got, h, err := c.OpenUnauthenticated([]byte("prefix"), frame)
+	got, h, err := c.openUnauthenticated([]byte("prefix"), frame)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestOpenUnauthenticated(t *testing.T) {
 		t.Fatalf("OpenUnauthenticated gave %q (counter %d)", got, h.FrameCounter)
 	}
 	// With the wrong key it gives noise, of the right length.
-	noise, _, err := NewCipher(realKey(t), austrianAK).OpenUnauthenticated(nil, frame)
+	noise, _, err := NewCipher(realKey(t), austrianAK).openUnauthenticated(nil, frame)
 	if err != nil || len(noise) != len(plaintext) || bytes.Equal(noise, plaintext) {
 		t.Fatalf("wrong key: err %v, len %d", err, len(noise))
 	}
@@ -110,7 +110,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	for n := 1; n < 700; n += 7 {
 		plaintext := bytes.Repeat([]byte{byte(n)}, n)
 		frame := c.Seal(nil, testTitle, uint32(n), plaintext)
-		h, err := ParseHeader(frame)
+		h, err := parseHeader(frame)
 		if err != nil {
 			t.Fatalf("len %d: %v", n, err)
 		}
@@ -121,7 +121,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		if wantForm != 0 && frame[10] != wantForm || wantForm == 0 && frame[10] >= 0x80 {
 			t.Fatalf("len %d: length form %#x for length %d", n, frame[10], h.Length)
 		}
-		got, _, err := c.Open(nil, frame)
+		got, _, err := c.openFrame(nil, frame)
 		if err != nil || !bytes.Equal(got, plaintext) {
 			t.Fatalf("len %d: round trip failed: %v", n, err)
 		}
@@ -155,7 +155,7 @@ func TestParseHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := ParseHeader(tt.in)
+			h, err := parseHeader(tt.in)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("ParseHeader error = %v, want %v", err, tt.want)
 			}

@@ -30,8 +30,12 @@
 //		fmt.Println(m.Header.FrameCounter, kWh)
 //	}
 //
-// The Reader takes any io.Reader: a serial port, a TCP connection to a
-// network P1 adapter, a file with a captured dump, a test's bytes.Reader.
-// Package smarty does not log, exit or read flags; it returns values and
-// errors, and a bad frame never stops the next good one from being read.
+// The Reader takes any [io.Reader]: a serial port, a TCP connection to a
+// network P1 adapter, a file with a captured dump, a test's
+// [bytes.Reader]. Package smarty is the protocol only: it opens no device
+// (package [github.com/NEXXTLAB/go-smarty-reader/smarty/p1] does, and
+// keeps a meter's stream alive across unplugged cables), does not log,
+// exit or read flags; it returns values and errors, and a bad frame never
+// stops the next good one from being read. [FrameError.Failure] names the
+// class of each bad frame for counters and summaries.
 package smarty

@@ -61,9 +61,14 @@ func ExampleFrameError() {
 	_, err = r.Next()
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, smarty.ErrAuth))
+	var fe *smarty.FrameError
+	if errors.As(err, &fe) {
+		fmt.Println(fe.Failure()) // a stable name, for counters and metrics
+	}
 	// Output:
 	// smarty: encrypted frame at byte 0 (system title 534147677001BD54, frame counter 370915): authentication failed: wrong key, or the meter uses another authentication key, or the frame was damaged
 	// true
+	// auth
 }
 
 // Seal makes a frame as a meter would, for tests and simulators.
@@ -74,8 +79,8 @@ func ExampleCipher_Seal() {
 	frame := c.Seal(nil, title, 42, []byte("/Lux5\\1\r\n\r\n1-3:0.2.8(42)\r\n!\r\n"))
 	fmt.Printf("% X\n", frame[:18])
 
-	plaintext, h, err := c.Open(nil, frame)
-	fmt.Printf("%d %q %v\n", h.FrameCounter, plaintext[:6], err)
+	m, err := smarty.NewReader(bytes.NewReader(frame), c).Next()
+	fmt.Printf("%d %q %v\n", m.Header.FrameCounter, m.Telegram.Bytes()[:6], err)
 	// Output:
 	// DB 08 53 41 47 01 02 03 04 05 2E 30 00 00 00 2A 86 B7
 	// 42 "/Lux5\\" <nil>

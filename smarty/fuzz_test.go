@@ -64,7 +64,7 @@ func FuzzReader(f *testing.F) {
 				if !m.Authenticated {
 					t.Fatal("an unauthenticated telegram without AllowUnauthenticated")
 				}
-				pt, _, err := c.Open(nil, raw)
+				pt, _, err := c.openFrame(nil, raw)
 				if err != nil || !bytes.Equal(pt, m.Telegram.Bytes()) {
 					t.Fatalf("returned frame does not decrypt to its telegram: %v", err)
 				}
@@ -73,8 +73,8 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 		st := r.Stats()
-		if st.BytesRead != int64(len(stream)) || st.Skipped > st.BytesRead || r.Offset() != int64(len(stream)) {
-			t.Fatalf("stats %+v, offset %d, for %d bytes", st, r.Offset(), len(stream))
+		if st.BytesRead != int64(len(stream)) || st.Skipped > st.BytesRead || r.offset() != int64(len(stream)) {
+			t.Fatalf("stats %+v, offset %d, for %d bytes", st, r.offset(), len(stream))
 		}
 	})
 }
@@ -99,7 +99,7 @@ func FuzzSealOpen(f *testing.F) {
 		c := NewCipher(k, a)
 		text := telegram("000042.000")
 		frame := c.Seal(nil, st, counter, text)
-		got, h, err := c.Open(nil, frame)
+		got, h, err := c.openFrame(nil, frame)
 		if err != nil || !bytes.Equal(got, text) || h.SystemTitle != st || h.FrameCounter != counter {
 			t.Fatalf("Open(Seal) failed: %v", err)
 		}

@@ -8,29 +8,29 @@ import (
 // Sizes and values of the DLMS general-glo-ciphering envelope that Smarty
 // meters wrap each telegram in.
 const (
-	// FrameTag is the first byte of an envelope (general-glo-ciphering).
-	FrameTag = 0xDB
-	// SystemTitleSize is the length of the system title, which with the
+	// frameTag is the first byte of an envelope (general-glo-ciphering).
+	frameTag = 0xDB
+	// systemTitleSize is the length of the system title, which with the
 	// frame counter makes up the 12-byte GCM nonce.
-	SystemTitleSize = 8
-	// SecurityEncryptedAuthenticated is the security control byte of a
+	systemTitleSize = 8
+	// securityByte is the security control byte of a
 	// frame that is both encrypted and authenticated, the only kind
 	// Smarty meters send.
-	SecurityEncryptedAuthenticated = 0x30
-	// TagSize is the length of the GCM authentication tag: 12 bytes.
-	TagSize = 12
+	securityByte = 0x30
+	// tagSize is the length of the GCM authentication tag: 12 bytes.
+	tagSize = 12
 	// minLength is the smallest length field of a useful frame: security
 	// byte, frame counter, one byte of ciphertext and the tag.
-	minLength = 1 + 4 + 1 + TagSize
+	minLength = 1 + 4 + 1 + tagSize
 )
 
 // SystemTitle identifies the meter that sent a frame: three letters for
 // the manufacturer ("SAG" for Sagemcom) and five bytes of serial number.
-type SystemTitle [SystemTitleSize]byte
+type SystemTitle [8]byte
 
 // String returns the system title as upper-case hex, 534147677001BD54.
 func (s SystemTitle) String() string {
-	var b [2 * SystemTitleSize]byte
+	var b [2 * systemTitleSize]byte
 	hex.Encode(b[:], s[:])
 	for i, c := range b {
 		if c >= 'a' {
@@ -58,16 +58,16 @@ type Header struct {
 	lengthSize int
 }
 
-// FrameSize returns the number of bytes of the whole frame, from the 0xDB
+// frameSize returns the number of bytes of the whole frame, from the 0xDB
 // to the last byte of the tag.
-func (h Header) FrameSize() int { return 2 + SystemTitleSize + h.lengthSize + h.Length }
+func (h Header) frameSize() int { return 2 + systemTitleSize + h.lengthSize + h.Length }
 
 // ciphertextStart returns the offset of the ciphertext in the frame.
-func (h Header) ciphertextStart() int { return 2 + SystemTitleSize + h.lengthSize + 5 }
+func (h Header) ciphertextStart() int { return 2 + systemTitleSize + h.lengthSize + 5 }
 
-// CiphertextSize returns the length of the encrypted telegram, which is also
+// ciphertextSize returns the length of the encrypted telegram, which is also
 // the length of the plaintext.
-func (h Header) CiphertextSize() int { return h.Length - 5 - TagSize }
+func (h Header) ciphertextSize() int { return h.Length - 5 - tagSize }
 
 // headerStatus is the verdict of scanHeader on the bytes at hand.
 type headerStatus int
@@ -83,15 +83,15 @@ const (
 func scanHeader(b []byte) (Header, headerStatus) {
 	var h Header
 	if len(b) < 2 {
-		if len(b) == 1 && b[0] != FrameTag {
+		if len(b) == 1 && b[0] != frameTag {
 			return h, headerNoFrame
 		}
 		return h, headerNeedMore
 	}
-	if b[0] != FrameTag || b[1] != SystemTitleSize {
+	if b[0] != frameTag || b[1] != systemTitleSize {
 		return h, headerNoFrame
 	}
-	const lf = 2 + SystemTitleSize // offset of the length field
+	const lf = 2 + systemTitleSize // offset of the length field
 	if len(b) <= lf {
 		return h, headerNeedMore
 	}
@@ -115,7 +115,7 @@ func scanHeader(b []byte) (Header, headerStatus) {
 	if len(b) <= sec {
 		return h, headerNeedMore
 	}
-	if b[sec] != SecurityEncryptedAuthenticated {
+	if b[sec] != securityByte {
 		return h, headerNoFrame
 	}
 	if len(b) < sec+5 {
@@ -133,18 +133,18 @@ func (h Header) checkLength(maxFrame int) error {
 	if h.Length < minLength {
 		return fmt.Errorf("%w: length field %d is too small for a frame (at least %d)", ErrHeader, h.Length, minLength)
 	}
-	if h.FrameSize() > maxFrame {
-		return fmt.Errorf("%w: length field %d makes a frame of %d bytes, over the limit of %d", ErrTooLarge, h.Length, h.FrameSize(), maxFrame)
+	if h.frameSize() > maxFrame {
+		return fmt.Errorf("%w: length field %d makes a frame of %d bytes, over the limit of %d", ErrTooLarge, h.Length, h.frameSize(), maxFrame)
 	}
 	return nil
 }
 
-// ParseHeader reads the header of the encrypted frame at the start of b. It
+// parseHeader reads the header of the encrypted frame at the start of b. It
 // fails with ErrTruncated when b ends before the header does, and with
 // ErrHeader when b does not start with a header Smarty meters send: tag
 // 0xDB, an 8-byte system title, a length in one of the A-XDR forms (n < 0x80,
 // 0x81 n, 0x82 n n) and the security byte 0x30.
-func ParseHeader(b []byte) (Header, error) {
+func parseHeader(b []byte) (Header, error) {
 	h, st := scanHeader(b)
 	switch st {
 	case headerNeedMore:
@@ -160,11 +160,11 @@ func ParseHeader(b []byte) (Header, error) {
 
 // describeBadHeader says which field of a header scanHeader refused.
 func describeBadHeader(b []byte) string {
-	const lf = 2 + SystemTitleSize
+	const lf = 2 + systemTitleSize
 	switch {
-	case b[0] != FrameTag:
+	case b[0] != frameTag:
 		return fmt.Sprintf("first byte is 0x%02X, not 0xDB", b[0])
-	case b[1] != SystemTitleSize:
+	case b[1] != systemTitleSize:
 		return fmt.Sprintf("system title length is %d, not 8", b[1])
 	case b[lf] >= 0x80 && b[lf] != 0x81 && b[lf] != 0x82:
 		return fmt.Sprintf("length field starts with 0x%02X, not a valid A-XDR length", b[lf])

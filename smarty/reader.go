@@ -117,9 +117,9 @@ func NewReader(r io.Reader, c *Cipher) *Reader {
 // Stats returns the counts so far.
 func (r *Reader) Stats() Stats { return r.stats }
 
-// Offset returns the stream position up to which the Reader has consumed
+// offset returns the stream position up to which the Reader has consumed
 // its input: everything before it was returned or skipped.
-func (r *Reader) Offset() int64 { return r.base + int64(r.start) }
+func (r *Reader) offset() int64 { return r.base + int64(r.start) }
 
 func (r *Reader) maxFrame() int {
 	if r.MaxFrameSize <= 0 {
@@ -244,10 +244,10 @@ func (r *Reader) findStart() int {
 	if len(b) == 0 {
 		return -1
 	}
-	if b[0] == FrameTag || b[0] == '/' {
+	if b[0] == frameTag || b[0] == '/' {
 		return r.start
 	}
-	i := bytes.IndexByte(b, FrameTag)
+	i := bytes.IndexByte(b, frameTag)
 	limit := b
 	if i >= 0 {
 		limit = b[:i]
@@ -297,7 +297,7 @@ func (r *Reader) fill() {
 // examine looks at the candidate frame starting at buf[p]. A good frame is
 // decrypted and parsed into r.msg.
 func (r *Reader) examine(p int) result {
-	if r.buf[p] == FrameTag {
+	if r.buf[p] == frameTag {
 		return r.examineEnvelope(p)
 	}
 	return r.examinePlain(p)
@@ -317,7 +317,7 @@ func (r *Reader) examineEnvelope(p int) result {
 		res.v, res.err = badFrame, err
 		return res
 	}
-	size := h.FrameSize()
+	size := h.frameSize()
 	if len(b) < size {
 		res.v, res.plausible = needMore, true
 		return res
@@ -330,7 +330,7 @@ func (r *Reader) examineEnvelope(p int) result {
 	}
 	authenticated := true
 	// Decrypt straight into the telegram's memory, which spares a copy.
-	buf := r.msg.Telegram.Buffer(h.CiphertextSize())
+	buf := r.msg.Telegram.Buffer(h.ciphertextSize())
 	plain, err := r.Cipher.open(buf, frame, h, &r.nonce)
 	if err != nil {
 		if !r.AllowUnauthenticated {
@@ -376,7 +376,7 @@ var plainClass = func() (t [256]uint8) {
 		switch {
 		case c == '!':
 			t[c] = plainEnd
-		case c == '/' || c == FrameTag:
+		case c == '/' || c == frameTag:
 			t[c] = plainStart
 		case c >= 0x20 && c < 0x7F, c == '\r', c == '\n', c == '\t':
 			t[c] = plainText
@@ -546,7 +546,7 @@ func (r *Reader) checkInner(p int) int {
 		r.innerFor, r.inner, r.innerScanned = at, r.inner[:0], at+1
 	}
 	for q := int(r.innerScanned - r.base); q < r.end; q++ {
-		if c := r.buf[q]; (c == FrameTag || c == '/') && len(r.inner) < maxInner {
+		if c := r.buf[q]; (c == frameTag || c == '/') && len(r.inner) < maxInner {
 			r.inner = append(r.inner, r.base+int64(q))
 		}
 	}
@@ -580,7 +580,7 @@ func (r *Reader) checkInner(p int) int {
 func (r *Reader) explainAuth(p int, res result) error {
 	frame := r.buf[p : p+res.size]
 	for q := 1; q < len(frame); q++ {
-		k := bytes.IndexByte(frame[q:], FrameTag)
+		k := bytes.IndexByte(frame[q:], frameTag)
 		if j := bytes.IndexByte(frame[q:], '/'); j >= 0 && (k < 0 || j < k) {
 			k = j
 		}
@@ -604,13 +604,13 @@ func (r *Reader) explainAuth(p int, res result) error {
 // startsFrame reports whether b, which ends where a torn envelope ends,
 // holds the beginning of another envelope: see explainAuth.
 func (r *Reader) startsFrame(b []byte, title SystemTitle) bool {
-	if len(b) < 2 || b[0] != FrameTag || b[1] != SystemTitleSize {
+	if len(b) < 2 || b[0] != frameTag || b[1] != systemTitleSize {
 		return false
 	}
 	h, st := scanHeader(b)
 	if st == headerOK {
 		return h.SystemTitle == title || h.checkLength(r.maxFrame()) == nil
 	}
-	got := b[2:min(len(b), 2+SystemTitleSize)]
+	got := b[2:min(len(b), 2+systemTitleSize)]
 	return bytes.Equal(got, title[:len(got)])
 }

@@ -217,8 +217,8 @@ func TestReader(t *testing.T) {
 				if st.BytesRead != int64(len(tt.stream)) || st.Skipped > st.BytesRead {
 					t.Errorf("stats %+v for a stream of %d bytes", st, len(tt.stream))
 				}
-				if r.Offset() != int64(len(tt.stream)) {
-					t.Errorf("Offset() = %d at the end, want %d", r.Offset(), len(tt.stream))
+				if r.offset() != int64(len(tt.stream)) {
+					t.Errorf("Offset() = %d at the end, want %d", r.offset(), len(tt.stream))
 				}
 			})
 		}
@@ -337,7 +337,7 @@ func TestReaderFlipEveryBit(t *testing.T) {
 			return "security byte"
 		case i < 18:
 			return "frame counter"
-		case i < len(real)-TagSize:
+		case i < len(real)-tagSize:
 			return "ciphertext"
 		}
 		return "GCM tag"

@@ -167,7 +167,7 @@ func (t *Tracker) Observe(m *Message) []Event {
 // ObserveTelegram is Observe for a telegram given by its parts: its stream
 // offset, whether it came encrypted with header h, and its meter id (empty
 // when the telegram has none).
-func (t *Tracker) ObserveTelegram(offset int64, encrypted bool, h Header, meterID string) []Event {
+func (t *Tracker) observeTelegram(offset int64, encrypted bool, h Header, meterID string) []Event {
 	t.begin(offset, encrypted, h)
 	if meterID != "" {
 		t.observeMeterID(offset, h, meterID)

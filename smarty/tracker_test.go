@@ -118,8 +118,8 @@ func TestTracker(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var tr Tracker
 			for i, s := range tt.steps {
-				h := Header{SystemTitle: s.title, FrameCounter: s.counter, Security: SecurityEncryptedAuthenticated}
-				events := tr.ObserveTelegram(int64(i*650), !s.plain, h, s.meterID)
+				h := Header{SystemTitle: s.title, FrameCounter: s.counter, Security: securityByte}
+				events := tr.observeTelegram(int64(i*650), !s.plain, h, s.meterID)
 				var kinds []EventKind
 				for _, e := range events {
 					kinds = append(kinds, e.Kind)
@@ -172,7 +172,7 @@ func TestTrackerBounded(t *testing.T) {
 	for i := range 10000 {
 		var st SystemTitle
 		st[0], st[1] = byte(i), byte(i>>8)
-		tr.ObserveTelegram(0, true, Header{SystemTitle: st, FrameCounter: uint32(i)}, "")
+		tr.observeTelegram(0, true, Header{SystemTitle: st, FrameCounter: uint32(i)}, "")
 	}
 	if len(tr.titles) > maxTitles {
 		t.Fatalf("the tracker follows %d titles, more than %d", len(tr.titles), maxTitles)
@@ -198,7 +198,7 @@ func ExampleTracker() {
 	st := SystemTitle{'S', 'A', 'G', 0x67, 0x70, 0x01, 0xBD, 0x54}
 	for _, counter := range []uint32{370915, 370916, 370919, 370919} {
 		h := Header{SystemTitle: st, FrameCounter: counter}
-		for _, e := range tr.ObserveTelegram(0, true, h, "SAG1030700114004") {
+		for _, e := range tr.observeTelegram(0, true, h, "SAG1030700114004") {
 			fmt.Println("warning:", e)
 		}
 	}
@@ -315,7 +315,7 @@ func TestTrackerObserveMeterID(t *testing.T) {
 			for i, s := range tc.steps {
 				var events []Event
 				if s.direct != "" {
-					events = tr.ObserveTelegram(0, false, Header{}, s.direct)
+					events = tr.observeTelegram(0, false, Header{}, s.direct)
 				} else {
 					m := meterTelegram(t, s.idLine)
 					if id := m.Telegram.MeterID(); s.idLine != "" && id != s.meterID {

@@ -27,8 +27,8 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mqttpub"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
-	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 const (
@@ -667,7 +667,7 @@ func TestInterruptWhileBrokerAway(t *testing.T) {
 // as the library lists them (or says there are none), without a key, a
 // device or a broker, and exits 0.
 func TestList(t *testing.T) {
-	ports, err := smarty.ListPorts()
+	ports, err := p1.ListPorts()
 	if err != nil {
 		t.Skipf("this machine cannot list its serial ports: %v", err)
 	}

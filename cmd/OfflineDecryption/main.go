@@ -29,7 +29,6 @@ import (
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
-	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
 
@@ -200,7 +199,8 @@ func (s *summary) counts() string {
 
 // record counts a frame that failed.
 func (s *summary) record(fe *smarty.FrameError) {
-	reason, hint := classify(fe.Err)
+	r := failureTexts[fe.Failure()]
+	reason, hint := r.reason, r.hint
 	if s.failures == nil {
 		s.failures = map[string]*failure{}
 	}
@@ -215,23 +215,17 @@ func (s *summary) record(fe *smarty.FrameError) {
 	}
 }
 
-// classify names the reason a frame failed, and what to do about it.
-func classify(err error) (reason, hint string) {
-	r := reasonTexts[live.ReasonOf(err)]
-	return r.reason, r.hint
-}
-
-// reasonTexts says, in the summary, why frames failed and what it may mean.
-var reasonTexts = [live.ReasonOther + 1]struct{ reason, hint string }{
-	live.ReasonAuth:        {"authentication failed", "wrong key, another authentication key (-authKey), or a damaged frame"},
-	live.ReasonNoKey:       {"encrypted, but no key", cli.NoKeyHint},
-	live.ReasonTruncated:   {"cut short", "a glitch or a reconnect on the line"},
-	live.ReasonTooLarge:    {"too large", ""},
-	live.ReasonHeader:      {"malformed frame header", ""},
-	live.ReasonNotTelegram: {"not a telegram", ""},
-	live.ReasonCRC:         {"CRC mismatch", "the telegram was damaged"},
-	live.ReasonSyntax:      {"malformed telegram", ""},
-	live.ReasonOther:       {"other error", ""},
+// failureTexts says, in the summary, why frames failed and what it may mean.
+var failureTexts = map[smarty.Failure]struct{ reason, hint string }{
+	smarty.FailureAuth:        {"authentication failed", "wrong key, another authentication key (-authKey), or a damaged frame"},
+	smarty.FailureNoKey:       {"encrypted, but no key", cli.NoKeyHint},
+	smarty.FailureTruncated:   {"cut short", "a glitch or a reconnect on the line"},
+	smarty.FailureTooLarge:    {"too large", ""},
+	smarty.FailureHeader:      {"malformed frame header", ""},
+	smarty.FailureNotTelegram: {"not a telegram", ""},
+	smarty.FailureCRC:         {"CRC mismatch", "the telegram was damaged"},
+	smarty.FailureSyntax:      {"malformed telegram", ""},
+	smarty.FailureOther:       {"other error", ""},
 }
 
 // print writes the summary of one input.
@@ -376,8 +370,8 @@ func (d *decoder) file(ctx context.Context, input string, stdin io.Reader) (summ
 	// A frame cut by the end of the input is how a capture ends, not a
 	// failure.
 	st := r.Stats()
-	if last != nil && errors.Is(last.Err, smarty.ErrTruncated) && last.Offset+int64(last.Size) == st.BytesRead && ctx.Err() == nil {
-		reason, _ := classify(last.Err)
+	if last != nil && last.Failure() == smarty.FailureTruncated && last.Offset+int64(last.Size) == st.BytesRead && ctx.Err() == nil {
+		reason := failureTexts[smarty.FailureTruncated].reason
 		if f := s.failures[reason]; f != nil {
 			f.count--
 			if n := len(f.offsets); n > 0 && f.offsets[n-1] == last.Offset {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 const (
@@ -421,7 +422,7 @@ func TestUsage(t *testing.T) {
 		{"no device", []string{"-key", keyHex}, 2,
 			"-device is required: the meter's serial port (/dev/ttyUSB0, COM3; -list shows them) or tcp://host:port"},
 		{"missing device", []string{"-key", keyHex, "-device", filepath.Join(dir, "ttyUSB7")}, 2,
-			"no such device " + filepath.Join(dir, "ttyUSB7") + ": is the P1 cable plugged in? try -list (or -wait to wait for it)"},
+			"no such device " + filepath.Join(dir, "ttyUSB7") + ": is the P1 cable plugged in? (try -list) (or -wait to wait for it)"},
 		{"malformed key", []string{"-key", "xyz", "-device", "/dev/ttyUSB0"}, 2,
 			"-key: invalid key: character 1 is not a hex digit (a key is 32 hex digits, 0-9 and A-F)"},
 		{"malformed authKey", []string{"-key", keyHex, "-authKey", "00", "-device", "/dev/ttyUSB0"}, 2,
@@ -450,7 +451,7 @@ func TestUsage(t *testing.T) {
 		if r.status != 0 {
 			t.Errorf("exit status %d: %s", r.status, r.exit)
 		}
-		ports, err := smarty.ListPorts()
+		ports, err := p1.ListPorts()
 		if err != nil {
 			t.Skipf("this machine cannot list its serial ports: %v", err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 const (
@@ -153,7 +154,7 @@ func TestPTY(t *testing.T) {
 		t.Fatalf("first line %q is not a device path", path)
 	}
 	// Read it as OnlineDecryption does: through the library's serial code.
-	src, err := smarty.Open(context.Background(), path)
+	src, err := p1.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestPTY(t *testing.T) {
 	readFrames(t, src, smarty.NewCipher(key, smarty.LuxembourgAuthKey), want, 7000, 10)
 	src.Close()
 	// A second reader after the first has gone.
-	src, err = smarty.Open(context.Background(), path)
+	src, err = p1.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

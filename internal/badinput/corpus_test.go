@@ -204,6 +204,9 @@ func tableCases(tb testing.TB, m *maker, floodSize int) []badCase {
 // title, 82 HH LL, security byte, frame counter.
 const headerSize = 1 + 1 + 8 + 3 + 1 + 4
 
+// tagSize is the size of the GCM tag at a frame's end.
+const tagSize = 12
+
 // cutCases cut a frame after every byte position. Once its header is
 // complete, the cut frame must be reported as cut short; when the cut is
 // so near its end that the next frame's header does not fit in what the
@@ -247,7 +250,7 @@ func part(i, size int) (string, []error) {
 		return "security byte", nil
 	case i < headerSize:
 		return "frame counter", []error{smarty.ErrAuth}
-	case i < size-smarty.TagSize:
+	case i < size-tagSize:
 		return "ciphertext", []error{smarty.ErrAuth}
 	}
 	return "GCM tag", []error{smarty.ErrAuth}
@@ -260,7 +263,7 @@ func flipCases(tb testing.TB, m *maker) []badCase {
 	var cases []badCase
 	for i := range f {
 		bits := []uint{uint(i % 8)}
-		if i < headerSize || i >= len(f)-smarty.TagSize {
+		if i < headerSize || i >= len(f)-tagSize {
 			bits = []uint{0, 1, 2, 3, 4, 5, 6, 7}
 		}
 		for _, bit := range bits {

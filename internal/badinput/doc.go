@@ -9,7 +9,7 @@
 // a wrong CRC, no CRC, a 100 KB line, non-ASCII bytes, unbalanced
 // brackets) and send them
 //
-//   - through a pseudo-terminal into the live reader (smarty.Open, the
+//   - through a pseudo-terminal into the live reader (p1.Open, the
 //     serial code, internal/live's Stream, smarty.Reader), as a P1 cable
 //     would deliver them, and
 //   - through the OfflineDecryption command, built and run as a user runs

@@ -66,7 +66,7 @@ type liveRun struct {
 }
 
 // runLive writes data into a pseudo-terminal and reads it as
-// OnlineDecryption does: smarty.Open on the slave (the serial code),
+// OnlineDecryption does: p1.Open on the slave (the serial code),
 // internal/live's Stream and a smarty.Reader with the suite's key. It
 // reads until the telegram with frame counter last has come, or the
 // deadline.

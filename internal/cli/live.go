@@ -13,6 +13,7 @@ import (
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 // What the live commands (OnlineDecryption, MQTTPublisher) share: their
@@ -80,7 +81,7 @@ func (l *LiveFlags) Parse(fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 // for -list. When there is none it says so on stderr, after the command's
 // name, with where to look.
 func ListPorts(stdout, stderr io.Writer, name string) error {
-	ports, err := smarty.ListPorts()
+	ports, err := p1.ListPorts()
 	if err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func ListPorts(stdout, stderr io.Writer, name string) error {
 
 // PortLines is how -list prints ports: one a line, as PortInfo.String
 // writes it.
-func PortLines(ports []smarty.PortInfo) string {
+func PortLines(ports []p1.PortInfo) string {
 	var b strings.Builder
 	for _, p := range ports {
 		b.WriteString(p.String())
@@ -106,20 +107,31 @@ func PortLines(ports []smarty.PortInfo) string {
 // DeviceError is what a live command returns for an error of its device:
 // a device the user named wrong (not there, permission denied, not a
 // serial port, a malformed name) is a *UsageError, exit status 2, and
-// anything else a plain error. The library's message already says what to
-// do; its "smarty: " prefix is dropped.
+// anything else a plain error. The library's message says what went
+// wrong; for a device that is not there or not a serial port, a hint at
+// -list follows it.
 func DeviceError(err error) error {
 	msg := libMessage(err)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, p1.ErrNotSerial) {
+		msg += " (try -list)"
+	}
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) ||
-		errors.Is(err, smarty.ErrNotSerial) || errors.Is(err, smarty.ErrInvalidDevice) {
+		errors.Is(err, p1.ErrNotSerial) || errors.Is(err, p1.ErrInvalidDevice) {
 		return Usagef("%s", msg)
 	}
 	return errors.New(msg)
 }
 
 // libMessage is the library's error message for a user who reads it
-// after the command's name and a flag: without its "smarty: " prefix.
-func libMessage(err error) string { return strings.TrimPrefix(err.Error(), "smarty: ") }
+// after the command's name and a flag: without its "p1: " or "smarty: "
+// prefix.
+func libMessage(err error) string {
+	s := err.Error()
+	for _, p := range []string{"p1: ", "smarty: "} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return s
+}
 
 // FrameMessage is how a live command reports a frame that was skipped
 // (a *smarty.FrameError): the error in one line, with what to do when the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 // TestLiveFlagsParse: the checks of a live command's command line, in
@@ -75,14 +76,14 @@ func TestDeviceError(t *testing.T) {
 		usage bool
 		want  string
 	}{
-		{"missing", &smarty.DeviceError{Device: "/dev/ttyUSB7", Op: "open", Kind: fs.ErrNotExist, Err: fs.ErrNotExist}, true,
-			"open /dev/ttyUSB7: file does not exist"},
-		{"permission", &smarty.DeviceError{Device: "/dev/ttyUSB0", Op: "open", Kind: fs.ErrPermission, Err: fs.ErrPermission}, true,
+		{"missing", &p1.DeviceError{Device: "/dev/ttyUSB7", Op: "open", Kind: fs.ErrNotExist, Err: fs.ErrNotExist}, true,
+			"open /dev/ttyUSB7: file does not exist (try -list)"},
+		{"permission", &p1.DeviceError{Device: "/dev/ttyUSB0", Op: "open", Kind: fs.ErrPermission, Err: fs.ErrPermission}, true,
 			"open /dev/ttyUSB0: permission denied"},
-		{"not serial", &smarty.DeviceError{Device: "/etc/passwd", Op: "open", Kind: smarty.ErrNotSerial, Err: errors.New("inappropriate ioctl for device")}, true,
-			"open /etc/passwd: inappropriate ioctl for device"},
-		{"invalid name", fmt.Errorf("tcp://: %w", smarty.ErrInvalidDevice), true, "tcp://: smarty: invalid device name"},
-		{"busy", &smarty.DeviceError{Device: "/dev/ttyUSB0", Op: "open", Kind: smarty.ErrBusy, Err: errors.New("in use")}, false,
+		{"not serial", &p1.DeviceError{Device: "/etc/passwd", Op: "open", Kind: p1.ErrNotSerial, Err: errors.New("inappropriate ioctl for device")}, true,
+			"open /etc/passwd: inappropriate ioctl for device (try -list)"},
+		{"invalid name", fmt.Errorf("tcp://: %w", p1.ErrInvalidDevice), true, "tcp://: p1: invalid device name"},
+		{"busy", &p1.DeviceError{Device: "/dev/ttyUSB0", Op: "open", Kind: p1.ErrBusy, Err: errors.New("in use")}, false,
 			"open /dev/ttyUSB0: in use"},
 		{"other", errors.New("connection reset"), false, "connection reset"},
 	}
@@ -160,7 +161,7 @@ func TestLiveConfig(t *testing.T) {
 // TestListPorts: the ports, one a line, or one line on stderr when there
 // are none.
 func TestListPorts(t *testing.T) {
-	ports, err := smarty.ListPorts()
+	ports, err := p1.ListPorts()
 	if err != nil {
 		t.Skipf("cannot list the ports here: %v", err)
 	}

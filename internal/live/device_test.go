@@ -18,7 +18,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
 
-// These tests run the real device code (smarty.Open on a pseudo-terminal
+// These tests run the real device code (p1.Open on a pseudo-terminal
 // or a TCP connection) in real time. They assert no durations: the
 // context's deadline only turns a hang into a failure.
 
@@ -163,7 +163,7 @@ func TestStreamReplug(t *testing.T) {
 	}
 
 	warn := log.level("W")
-	if len(warn) != 2 || !strings.HasPrefix(warn[0], "smarty: "+link+" disconnected (cable unplugged?); ") ||
+	if len(warn) != 2 || !strings.HasPrefix(warn[0], "p1: "+link+" disconnected (cable unplugged?); ") ||
 		!strings.Contains(warn[1], "jumped from 3 to 5") {
 		t.Errorf("warnings:\n%s\nwant the unplug once (not every retry), then the counter gap", strings.Join(warn, "\n"))
 	}
@@ -171,7 +171,7 @@ func TestStreamReplug(t *testing.T) {
 		t.Errorf("info lines %q, want the recovery", info)
 	}
 	s := st.Stats()
-	if s.Opens != 2 || s.Telegrams != 4 || s.ByReason[ReasonTruncated] != 1 {
+	if s.Opens != 2 || s.Telegrams != 4 || s.ByFailure[smarty.FailureTruncated] != 1 {
 		t.Errorf("stats %+v", s)
 	}
 }

@@ -35,10 +35,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"sync"
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 // DefaultReportInterval is how often the live commands log their counts.
@@ -51,9 +53,9 @@ var ErrClosed = errors.New("live: stream closed")
 // a Read is blocked in another goroutine, and must make that Read return.
 type Opener func(ctx context.Context, device string) (io.ReadCloser, error)
 
-// OpenDevice is the Opener of real devices: smarty.Open.
+// OpenDevice is the Opener of real devices: p1.Open.
 func OpenDevice(ctx context.Context, device string) (io.ReadCloser, error) {
-	src, err := smarty.Open(ctx, device)
+	src, err := p1.Open(ctx, device)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +211,10 @@ func (s *Stream) Next(ctx context.Context) (*smarty.Message, error) {
 			s.gotFrame()
 			fe.Offset += s.base
 			s.statsMu.Lock()
-			s.past.ByReason[ReasonOf(fe.Err)]++
+			if s.past.ByFailure == nil {
+				s.past.ByFailure = map[smarty.Failure]int64{}
+			}
+			s.past.ByFailure[fe.Failure()]++
 			s.statsMu.Unlock()
 			return nil, err
 		}
@@ -265,9 +270,9 @@ func (s *Stream) connect(ctx context.Context) error {
 // unworkable reports whether an error of the first open means that
 // waiting will not help: the user has to change something.
 func unworkable(err error) bool {
-	return errors.Is(err, smarty.ErrNotSerial) ||
-		errors.Is(err, smarty.ErrInvalidDevice) ||
-		errors.Is(err, smarty.ErrBusy) ||
+	return errors.Is(err, p1.ErrNotSerial) ||
+		errors.Is(err, p1.ErrInvalidDevice) ||
+		errors.Is(err, p1.ErrBusy) ||
 		errors.Is(err, fs.ErrPermission)
 }
 
@@ -436,6 +441,7 @@ func (s *Stream) Stats() Stats {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
 	st := s.past
+	st.ByFailure = maps.Clone(s.past.ByFailure)
 	st.Telegrams += s.cur.Frames
 	st.Failed += s.cur.Errors
 	st.BytesRead += s.cur.BytesRead

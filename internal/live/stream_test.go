@@ -12,8 +12,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 func TestBackoff(t *testing.T) {
@@ -127,7 +129,7 @@ func next(t *testing.T, ctx context.Context, st *Stream) *smarty.Message {
 func TestStreamAbsentAtStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFramer(t)
-		missing := &smarty.DeviceError{Device: "/dev/ttyUSB0", Op: "open", Kind: fs.ErrNotExist, Err: fs.ErrNotExist}
+		missing := &p1.DeviceError{Device: "/dev/ttyUSB0", Op: "open", Kind: fs.ErrNotExist, Err: fs.ErrNotExist}
 		conn := newFakeConn(nil, f.frame(100))
 		op := &scriptedOpener{steps: []any{missing, missing, missing, conn}}
 		var log logRecorder
@@ -169,10 +171,10 @@ func TestStreamAbsentAtStart(t *testing.T) {
 // TestStreamUnworkable: a device that cannot work as given ends the
 // Stream at once instead of being retried for ever.
 func TestStreamUnworkable(t *testing.T) {
-	for _, kind := range []error{smarty.ErrNotSerial, smarty.ErrInvalidDevice, smarty.ErrBusy, fs.ErrPermission} {
+	for _, kind := range []error{p1.ErrNotSerial, p1.ErrInvalidDevice, p1.ErrBusy, fs.ErrPermission} {
 		t.Run(kind.Error(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				bad := &smarty.DeviceError{Device: "/dev/x", Op: "open", Kind: kind}
+				bad := &p1.DeviceError{Device: "/dev/x", Op: "open", Kind: kind}
 				op := &scriptedOpener{steps: []any{bad}}
 				st := New(Config{Device: "/dev/x", Open: op.open})
 				defer st.Close()
@@ -187,9 +189,9 @@ func TestStreamUnworkable(t *testing.T) {
 	// replugged port may belong to root for a moment until udev is done.
 	synctest.Test(t, func(t *testing.T) {
 		f := newFramer(t)
-		denied := &smarty.DeviceError{Device: "/dev/x", Op: "open", Kind: fs.ErrPermission}
+		denied := &p1.DeviceError{Device: "/dev/x", Op: "open", Kind: fs.ErrPermission}
 		op := &scriptedOpener{steps: []any{
-			newFakeConn(&smarty.DeviceError{Kind: smarty.ErrDisconnected}, f.frame(1)),
+			newFakeConn(&p1.DeviceError{Kind: p1.ErrDisconnected}, f.frame(1)),
 			denied,
 			newFakeConn(nil, f.frame(2)),
 		}}
@@ -210,7 +212,7 @@ func TestStreamCutFrame(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFramer(t)
 		f1, f2, f3 := f.frame(1), f.frame(2), f.frame(3)
-		gone := &smarty.DeviceError{Device: "/dev/ttyUSB0", Op: "read", Kind: smarty.ErrDisconnected}
+		gone := &p1.DeviceError{Device: "/dev/ttyUSB0", Op: "read", Kind: p1.ErrDisconnected}
 		op := &scriptedOpener{steps: []any{
 			newFakeConn(gone, f1, f2[:300]),
 			newFakeConn(nil, f2[300:], f3),
@@ -244,7 +246,7 @@ func TestStreamCutFrame(t *testing.T) {
 		want := Stats{Telegrams: 2, Failed: 1, Opens: 2, Failures: 1, Down: time.Second,
 			BytesRead: int64(len(f1) + len(f2) + len(f3)), Skipped: int64(len(f2)),
 			Tracker: smarty.TrackerCounts{Telegrams: 2, Gaps: 1, Missed: 1}}
-		want.ByReason[ReasonTruncated] = 1
+		want.ByFailure = map[smarty.Failure]int64{smarty.FailureTruncated: 1}
 		if diff := cmp.Diff(want, s); diff != "" {
 			t.Errorf("stats (-want +got):\n%s", diff)
 		}
@@ -319,7 +321,7 @@ func TestStreamWatchdogQuiet(t *testing.T) {
 			}
 		}
 		cancel()
-		if s := st.Stats(); s.Timeouts != 0 || s.Opens != 1 || good != 180 || bad != 180 || s.ByReason[ReasonAuth] != 180 {
+		if s := st.Stats(); s.Timeouts != 0 || s.Opens != 1 || good != 180 || bad != 180 || s.ByFailure[smarty.FailureAuth] != 180 {
 			t.Errorf("%d good, %d bad, stats %+v", good, bad, s)
 		}
 	})
@@ -456,10 +458,9 @@ func TestReportEvery(t *testing.T) {
 
 func TestStatsString(t *testing.T) {
 	s := Stats{Telegrams: 8640, Failed: 3, BytesRead: 5_600_000, Skipped: 700, Opens: 3, Failures: 5, Timeouts: 1, Down: 95 * time.Second}
-	s.ByReason[ReasonAuth] = 1
-	s.ByReason[ReasonTruncated] = 2
+	s.ByFailure = map[smarty.Failure]int64{smarty.FailureAuth: 1, smarty.FailureTruncated: 2}
 	s.Tracker = smarty.TrackerCounts{Telegrams: 8640, Gaps: 2, Missed: 9}
-	want := "telegrams 8640, failed 3 (authentication 1, cut short 2), bytes read 5600000, skipped 700, reconnects 2, watchdog timeouts 1, time without device 1m35s; frame counter gaps 2 (9 frames missed), repeats 0, steps back 0, system title changes 0, meter id changes 0"
+	want := "telegrams 8640, failed 3 (auth 1, truncated 2), bytes read 5600000, skipped 700, reconnects 2, watchdog timeouts 1, time without device 1m35s; frame counter gaps 2 (9 frames missed), repeats 0, steps back 0, system title changes 0, meter id changes 0"
 	if got := s.String(); got != want {
 		t.Errorf("String() =\n%s\nwant\n%s", got, want)
 	}
@@ -471,7 +472,7 @@ func TestStatsString(t *testing.T) {
 // when Next was never called.
 func TestOpen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		missing := &smarty.DeviceError{Device: "/dev/ttyUSB0", Op: "open", Kind: fs.ErrNotExist, Err: fs.ErrNotExist}
+		missing := &p1.DeviceError{Device: "/dev/ttyUSB0", Op: "open", Kind: fs.ErrNotExist, Err: fs.ErrNotExist}
 		op := &scriptedOpener{steps: []any{missing, newFakeConn(nil)}}
 		st, err := Open(fakeDeadline(t), Config{Device: "/dev/ttyUSB0", Open: op.open})
 		if st != nil || !errors.Is(err, fs.ErrNotExist) || op.calls != 1 {

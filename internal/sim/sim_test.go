@@ -230,10 +230,11 @@ func TestFramer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain, h, err := c.Open(nil, frame)
+		m, err := smarty.NewReader(bytes.NewReader(frame), c).Next()
 		if err != nil {
 			t.Fatal(err)
 		}
+		plain, h := m.Telegram.Bytes(), m.Header
 		if !bytes.Equal(plain, tg) || h.FrameCounter != uint32(41+i) || h.SystemTitle != SystemTitle(1) {
 			t.Errorf("frame %d: counter %d, title %s, plaintext equal %v", i, h.FrameCounter, h.SystemTitle, bytes.Equal(plain, tg))
 		}

@@ -1,4 +1,4 @@
-package smarty
+package p1
 
 import (
 	"errors"
@@ -19,8 +19,8 @@ const serialPoll = time.Second
 // p1Mode is the line setting of the P1 port: 115200 baud, 8N1.
 func p1Mode() *serial.Mode {
 	return &serial.Mode{
-		BaudRate: P1BaudRate,
-		DataBits: P1DataBits,
+		BaudRate: baudRate,
+		DataBits: dataBits,
 		Parity:   serial.NoParity,
 		StopBits: serial.OneStopBit,
 	}

@@ -1,4 +1,4 @@
-package smarty
+package p1
 
 import (
 	"bytes"
@@ -182,7 +182,7 @@ func TestSerialPty(t *testing.T) {
 	if !errors.Is(r.err, ErrDisconnected) {
 		t.Fatalf("Read after unplug: %v; want ErrDisconnected", r.err)
 	}
-	if want := "smarty: " + path + " disconnected"; !strings.HasPrefix(r.err.Error(), want) {
+	if want := "p1: " + path + " disconnected"; !strings.HasPrefix(r.err.Error(), want) {
 		t.Errorf("error %q, want it to start with %q", r.err, want)
 	}
 }
@@ -305,37 +305,37 @@ func TestOpenDeviceErrors(t *testing.T) {
 			name:   "missing serial port",
 			device: "/dev/ttyUSB-smarty-test-none",
 			is:     []error{fs.ErrNotExist, syscall.ENOENT},
-			msg:    "smarty: no such device /dev/ttyUSB-smarty-test-none: is the P1 cable plugged in? try -list",
+			msg:    "p1: no such device /dev/ttyUSB-smarty-test-none: is the P1 cable plugged in?",
 		},
 		{
 			name:   "missing in a missing directory",
 			device: filepath.Join(dir, "by-id", "usb-FTDI-if00-port0"),
 			is:     []error{fs.ErrNotExist},
-			msg:    "smarty: no such device " + filepath.Join(dir, "by-id", "usb-FTDI-if00-port0") + ": is the P1 cable plugged in? try -list",
+			msg:    "p1: no such device " + filepath.Join(dir, "by-id", "usb-FTDI-if00-port0") + ": is the P1 cable plugged in?",
 		},
 		{
 			name:   "not a serial port",
 			device: "/dev/null",
 			is:     []error{ErrNotSerial},
-			msg:    "smarty: /dev/null is not a serial port: give the P1 cable's port (try -list) or tcp://host:port",
+			msg:    "p1: /dev/null is not a serial port: give the P1 cable's port or tcp://host:port",
 		},
 		{
 			name:   "connection refused",
 			device: refused,
 			is:     []error{ErrUnreachable, syscall.ECONNREFUSED},
-			msg:    "smarty: connection refused by " + refused + ": is the adapter on, and is it (or ser2net) listening on that port?",
+			msg:    "p1: connection refused by " + refused + ": is the adapter on, and is it (or ser2net) listening on that port?",
 		},
 		{
 			name:   "no port",
 			device: "tcp://192.0.2.1",
 			is:     []error{ErrInvalidDevice},
-			msg:    `smarty: invalid device "tcp://192.0.2.1": a network adapter is tcp://host:port, for example tcp://192.168.1.20:2001`,
+			msg:    `p1: invalid device "tcp://192.0.2.1": a network adapter is tcp://host:port, for example tcp://192.168.1.20:2001`,
 		},
 		{
 			name:   "no host",
 			device: "tcp://:2001",
 			is:     []error{ErrInvalidDevice},
-			msg:    `smarty: invalid device "tcp://:2001": a network adapter is tcp://host:port, for example tcp://192.168.1.20:2001`,
+			msg:    `p1: invalid device "tcp://:2001": a network adapter is tcp://host:port, for example tcp://192.168.1.20:2001`,
 		},
 	}
 	for _, tt := range tests {
@@ -377,13 +377,13 @@ func TestOpenDeviceErrorKinds(t *testing.T) {
 		is    error
 		msg   string
 	}{
-		{syscall.EACCES, fs.ErrPermission, "smarty: permission denied on /dev/ttyUSB0: " + permissionHint},
-		{&os.PathError{Op: "open", Path: "/dev/ttyUSB0", Err: syscall.EPERM}, fs.ErrPermission, "smarty: permission denied on /dev/ttyUSB0: " + permissionHint},
-		{syscall.EBUSY, ErrBusy, "smarty: /dev/ttyUSB0 is busy: another program has it open (another reader, a terminal program, ModemManager?); stop it and try again"},
+		{syscall.EACCES, fs.ErrPermission, "p1: permission denied on /dev/ttyUSB0: " + permissionHint},
+		{&os.PathError{Op: "open", Path: "/dev/ttyUSB0", Err: syscall.EPERM}, fs.ErrPermission, "p1: permission denied on /dev/ttyUSB0: " + permissionHint},
+		{syscall.EBUSY, ErrBusy, "p1: /dev/ttyUSB0 is busy: another program has it open (another reader, a terminal program, ModemManager?); stop it and try again"},
 		// The zero PortError has the code PortBusy.
-		{serialCause(&serial.PortError{}), ErrBusy, "smarty: /dev/ttyUSB0 is busy: another program has it open (another reader, a terminal program, ModemManager?); stop it and try again"},
-		{syscall.ENOENT, fs.ErrNotExist, "smarty: no such device /dev/ttyUSB0: is the P1 cable plugged in? try -list"},
-		{syscall.EIO, syscall.EIO, "smarty: cannot open /dev/ttyUSB0: " + syscall.EIO.Error()},
+		{serialCause(&serial.PortError{}), ErrBusy, "p1: /dev/ttyUSB0 is busy: another program has it open (another reader, a terminal program, ModemManager?); stop it and try again"},
+		{syscall.ENOENT, fs.ErrNotExist, "p1: no such device /dev/ttyUSB0: is the P1 cable plugged in?"},
+		{syscall.EIO, syscall.EIO, "p1: cannot open /dev/ttyUSB0: " + syscall.EIO.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.cause), func(t *testing.T) {
@@ -443,7 +443,7 @@ func TestTCP(t *testing.T) {
 				t.Fatal(err)
 			}
 			ch := srcReadAsync(src)
-			srcWaitBlocked(t, "smarty.(*Source).Read")
+			srcWaitBlocked(t, "p1.(*Source).Read")
 			if mode == "reset" {
 				c.(*net.TCPConn).SetLinger(0)
 			}
@@ -453,8 +453,8 @@ func TestTCP(t *testing.T) {
 				t.Fatalf("Read after the adapter's %s: %v; want ErrDisconnected and not io.EOF", mode, r.err)
 			}
 			want := map[string]string{"close": " closed the connection", "reset": " reset the connection"}[mode]
-			if r.err.Error() != "smarty: "+device+want {
-				t.Errorf("error %q, want %q", r.err, "smarty: "+device+want)
+			if r.err.Error() != "p1: "+device+want {
+				t.Errorf("error %q, want %q", r.err, "p1: "+device+want)
 			}
 		})
 	}
@@ -469,7 +469,7 @@ func TestTCP(t *testing.T) {
 		}
 		defer c.Close()
 		ch := srcReadAsync(src)
-		srcWaitBlocked(t, "smarty.(*Source).Read")
+		srcWaitBlocked(t, "p1.(*Source).Read")
 		src.Close()
 		if r := srcAwait(t, ch); !errors.Is(r.err, fs.ErrClosed) {
 			t.Fatalf("Read after Close: %v; want fs.ErrClosed", r.err)

@@ -1,4 +1,4 @@
-package smarty
+package p1
 
 import (
 	"fmt"
@@ -46,7 +46,7 @@ func (p PortInfo) String() string {
 func ListPorts() ([]PortInfo, error) {
 	ports, err := listPorts()
 	if err != nil {
-		return nil, fmt.Errorf("smarty: listing serial ports: %w", err)
+		return nil, fmt.Errorf("p1: listing serial ports: %w", err)
 	}
 	return ports, nil
 }

@@ -1,4 +1,4 @@
-package smarty
+package p1
 
 import (
 	"context"
@@ -18,19 +18,19 @@ import (
 // to open it), which are wrapped too.
 var (
 	// ErrBusy means another program holds the serial port.
-	ErrBusy = errors.New("smarty: device busy")
+	ErrBusy = errors.New("p1: device busy")
 	// ErrNotSerial means the device exists but is not a serial port.
-	ErrNotSerial = errors.New("smarty: not a serial port")
+	ErrNotSerial = errors.New("p1: not a serial port")
 	// ErrDisconnected means a source that was open went away: the USB
 	// cable was unplugged, the network adapter closed or reset the
 	// connection. Opening the device again may bring it back.
-	ErrDisconnected = errors.New("smarty: device disconnected")
+	ErrDisconnected = errors.New("p1: device disconnected")
 	// ErrUnreachable means a network adapter could not be reached: the
 	// connection was refused, timed out, or no route leads to the host.
-	ErrUnreachable = errors.New("smarty: device unreachable")
+	ErrUnreachable = errors.New("p1: device unreachable")
 	// ErrInvalidDevice means the device name cannot be used as it is
 	// written, such as tcp://host without a port.
-	ErrInvalidDevice = errors.New("smarty: invalid device name")
+	ErrInvalidDevice = errors.New("p1: invalid device name")
 )
 
 // DeviceError is the error of Open, and of a Source's Read when the
@@ -55,14 +55,14 @@ type DeviceError struct {
 	// reported it.
 	Err error
 
-	msg string // what happened and what to do, without the "smarty: " prefix
+	msg string // what happened and what to do, without the "p1: " prefix
 }
 
 func (e *DeviceError) Error() string {
 	if e.msg != "" {
-		return "smarty: " + e.msg
+		return "p1: " + e.msg
 	}
-	return fmt.Sprintf("smarty: %s %s: %v", e.Op, e.Device, e.Err)
+	return fmt.Sprintf("p1: %s %s: %v", e.Op, e.Device, e.Err)
 }
 
 // Unwrap returns the kind and the cause.
@@ -80,8 +80,8 @@ func (e *DeviceError) Unwrap() []error {
 // Baud rate and framing of the P1 port: 115200 baud, 8 data bits, no
 // parity, one stop bit.
 const (
-	P1BaudRate = 115200
-	P1DataBits = 8
+	baudRate = 115200
+	dataBits = 8
 )
 
 // tcpScheme prefixes the device names of network P1 adapters.
@@ -209,7 +209,7 @@ func (s *Source) closedError() error {
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
-	return fmt.Errorf("smarty: read %s: %w", s.device, fs.ErrClosed)
+	return fmt.Errorf("p1: read %s: %w", s.device, fs.ErrClosed)
 }
 
 // Close closes the device. It is safe to call more than once and from any
@@ -271,7 +271,7 @@ func openError(device string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		e.Kind = fs.ErrNotExist
-		e.msg = fmt.Sprintf("no such device %s: is the P1 cable plugged in? try -list", device)
+		e.msg = fmt.Sprintf("no such device %s: is the P1 cable plugged in?", device)
 	case errors.Is(err, fs.ErrPermission):
 		e.Kind = fs.ErrPermission
 		e.msg = fmt.Sprintf("permission denied on %s: %s", device, permissionHint)
@@ -280,7 +280,7 @@ func openError(device string, err error) error {
 		e.msg = fmt.Sprintf("%s is busy: another program has it open (another reader, a terminal program, ModemManager?); stop it and try again", device)
 	case errors.Is(err, ErrNotSerial):
 		e.Kind = ErrNotSerial
-		e.msg = fmt.Sprintf("%s is not a serial port: give the P1 cable's port (try -list) or tcp://host:port", device)
+		e.msg = fmt.Sprintf("%s is not a serial port: give the P1 cable's port or tcp://host:port", device)
 	default:
 		e.msg = fmt.Sprintf("cannot open %s: %v", device, err)
 	}

@@ -1,6 +1,6 @@
 //go:build !darwin || cgo
 
-package smarty
+package p1
 
 import "go.bug.st/serial/enumerator"
 

@@ -1,4 +1,4 @@
-package smarty
+package p1
 
 import (
 	"context"
