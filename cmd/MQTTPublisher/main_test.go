@@ -156,7 +156,7 @@ func runAsync(t *testing.T, ctx context.Context, args ...string) (wait func() re
 		select {
 		case err := <-done:
 			var exit bytes.Buffer
-			status := cli.Exit(&exit, err)
+			status := cli.Exit(&exit, err, mqttpub.FlagMessage)
 			return result{err, status, exit.String()}
 		case <-time.After(waitLimit):
 			t.Fatal("MQTTPublisher does not return")
@@ -537,16 +537,16 @@ func TestRefused(t *testing.T) {
 	device := startSimulator(t, 10)
 	t.Run("wrong password", func(t *testing.T) {
 		b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"meter": "s3cret"}})
-		t.Setenv(PasswordEnv, "Wr0ngPa55")
+		t.Setenv(mqttpub.PasswordEnv, "Wr0ngPa55")
 		r := runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter")()
 		if r.status != 1 || !strings.Contains(r.exit, "not authorised") || strings.Contains(r.exit, "Wr0ngPa55") {
 			t.Errorf("status %d, %q; want 1 and one line saying not authorised, without the password", r.status, r.exit)
 		}
 		t.Logf("%s", r.exit)
-		t.Setenv(PasswordEnv, "s3cret")
+		t.Setenv(mqttpub.PasswordEnv, "s3cret")
 		r = runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter", "-count", "1")()
 		if r.status != 0 {
-			t.Errorf("right password from $%s: status %d, %q", PasswordEnv, r.status, r.exit)
+			t.Errorf("right password from $%s: status %d, %q", mqttpub.PasswordEnv, r.status, r.exit)
 		}
 		r = runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter", "-mqttPassword", "s3cret", "-count", "1")()
 		if r.status != 0 {

@@ -18,11 +18,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/golang/glog"
@@ -32,12 +30,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(cli.Exit(os.Stderr, err))
-}
+func main() { cli.Main(run) }
 
 const name = "OfflineDecryption"
 

@@ -20,9 +20,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/creack/pty"
@@ -33,12 +31,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(cli.Exit(os.Stderr, err))
-}
+func main() { cli.Main(run) }
 
 const name = "SmartySimulator"
 

@@ -49,32 +49,20 @@ func Usagef(format string, args ...any) error {
 // then exits 1 without printing anything.
 var ErrReported = errors.New("cli: already reported")
 
-// Exit prints err to w as one line prefixed with the program's name, unless
-// it is nil, flag.ErrHelp, the end of -version or ErrReported, flushes the
-// log and returns the exit status: 0 for nil, -h or -version, ExitUsage
-// for a *UsageError, 1 otherwise.
-func Exit(w io.Writer, err error) int {
+// Exit prints err to w as one line prefixed with the program's name
+// (ErrorMessage, with msgs), unless it is nil, flag.ErrHelp, the end of
+// -version or ErrReported, flushes the log and returns the exit status
+// (ExitStatus).
+func Exit(w io.Writer, err error, msgs ...Messenger) int {
 	defer glog.Flush()
-	return report(w, progName(), err)
+	return report(w, progName(), err, msgs...)
 }
 
-func report(w io.Writer, name string, err error) int {
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, errVersion):
-		return 0
-	case errors.Is(err, ErrReported):
-		var u *UsageError
-		if errors.As(err, &u) {
-			return ExitUsage
-		}
-		return 1
+func report(w io.Writer, name string, err error, msgs ...Messenger) int {
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errVersion) && !errors.Is(err, ErrReported) {
+		fmt.Fprintf(w, "%s: %s\n", name, ErrorMessage(err, msgs...))
 	}
-	fmt.Fprintf(w, "%s: %s\n", name, OneLine(err.Error()))
-	var u *UsageError
-	if errors.As(err, &u) {
-		return ExitUsage
-	}
-	return 1
+	return ExitStatus(err)
 }
 
 // OneLine joins the lines of a message with "; " so that every error is

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -28,6 +30,15 @@ type LiveFlags struct {
 	*DeviceFlags
 	Count   *int
 	Timeout *time.Duration
+	// Wait is -wait, for a command that has it (AddWaitFlag); nil for a
+	// service, which always waits for its device.
+	Wait *bool
+}
+
+// AddWaitFlag adds -wait: without it the device is opened once at start,
+// so that a device that is not there is one clear error.
+func (l *LiveFlags) AddWaitFlag(fs *flag.FlagSet) {
+	l.Wait = fs.Bool("wait", false, "wait for a device that is not there yet at start (a service started before the\nUSB cable or the network adapter is ready) instead of stopping with an error")
 }
 
 // AddLiveFlags adds the flags of LiveFlags to fs; countUsage is the help
@@ -167,37 +178,57 @@ func LiveConfig(device string, timeout time.Duration, newReader func(io.Reader) 
 	}
 }
 
-// AuthFailuresToGiveUp is how many frames must fail authentication, with
-// none decoded before, for a live command to call the key wrong: a meter
-// sends nothing else that would ever decode.
-const AuthFailuresToGiveUp = 3
-
-// KeyCheck tells a wrong key from a damaged frame while a live command
-// reads. Before the first telegram decodes, a frame that fails
-// authentication most likely means a wrong key, and AuthFailuresToGiveUp
-// of them end the command; once a telegram has decoded, a failed tag is
-// damage, to report like any bad frame. The zero KeyCheck is ready to use.
-type KeyCheck struct {
-	decoded  bool
-	failures int
+// RunLive reads the device of the flags with the cipher c and feeds the
+// outputs from one live.Loop until ctx is done, -count telegrams, the end
+// of a file given as -device, a wrong key, an output that fails or a
+// device that cannot work. log gets what the loop tells the user (frames
+// that failed, the first one that fails authentication).
+//
+// Unless the command always waits (l.Wait nil) or -wait is given, the
+// device is opened once first, so that a device that is not there, or that
+// this user may not open, is one clear error at start. Errors of the
+// device come back as DeviceError makes them; a wrong key as a
+// *live.KeyError (ErrorMessage says what to do).
+func (l *LiveFlags) RunLive(ctx context.Context, c *smarty.Cipher, log *slog.Logger, outputs ...live.Output) error {
+	cfg := LiveConfig(l.Device, *l.Timeout, func(r io.Reader) *smarty.Reader { return l.NewReader(r, c) })
+	var st *live.Stream
+	if l.Wait == nil || *l.Wait {
+		st = live.New(cfg)
+	} else {
+		var err error
+		if st, err = live.Open(ctx, cfg); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, fs.ErrNotExist) {
+				// The one case where waiting may be what the user wants.
+				return Usagef("%s (or -wait to wait for it)", DeviceError(err))
+			}
+			return DeviceError(err)
+		}
+	}
+	defer st.Close()
+	go st.ReportEvery(ctx, live.DefaultReportInterval)
+	loop := live.NewLoop(st, live.LoopConfig{
+		Device:   l.Device,
+		Count:    *l.Count,
+		Silence:  *l.Timeout,
+		Log:      log,
+		Describe: FrameMessage,
+	})
+	for _, o := range outputs {
+		loop.Add(o)
+	}
+	err := loop.Run(ctx)
+	var ke *live.KeyError
+	if err == nil || errors.As(err, &ke) || !isDeviceError(err) {
+		return err
+	}
+	return DeviceError(err)
 }
 
-// Decoded records a telegram that decoded.
-func (k *KeyCheck) Decoded() { k.decoded, k.failures = true, 0 }
-
-// AuthFailed records a frame that failed with err, read from device. It
-// returns 0 when err is not an authentication failure or a telegram has
-// decoded before: the frame is the caller's to report. Otherwise it
-// returns how many frames have failed authentication so far, this one
-// included, and from the AuthFailuresToGiveUp-th on, the error that ends
-// the command.
-func (k *KeyCheck) AuthFailed(err error, device string) (int, error) {
-	if k.decoded || !errors.Is(err, smarty.ErrAuth) {
-		return 0, nil
-	}
-	k.failures++
-	if k.failures < AuthFailuresToGiveUp {
-		return k.failures, nil
-	}
-	return k.failures, fmt.Errorf("authentication failed for the first %d frames from %s: wrong key, or the meter uses another authentication key (-authKey)", k.failures, device)
+// isDeviceError reports whether err came from the device.
+func isDeviceError(err error) bool {
+	var de *p1.DeviceError
+	return errors.As(err, &de) || errors.Is(err, p1.ErrInvalidDevice)
 }

@@ -101,44 +101,6 @@ func TestDeviceError(t *testing.T) {
 	}
 }
 
-func TestKeyCheck(t *testing.T) {
-	auth := &smarty.FrameError{Offset: 10, Err: smarty.ErrAuth}
-	cut := &smarty.FrameError{Offset: 20, Err: smarty.ErrTruncated}
-	const wrong = "authentication failed for the first 3 frames from /dev/ttyUSB0: wrong key, or the meter uses another authentication key (-authKey)"
-	type step struct {
-		err     error // nil: a telegram decoded
-		n       int
-		wantErr string
-	}
-	tests := []struct {
-		name  string
-		steps []step
-	}{
-		{"wrong key", []step{{auth, 1, ""}, {auth, 2, ""}, {auth, 3, wrong}}},
-		{"other failures are the caller's", []step{{cut, 0, ""}, {auth, 1, ""}, {cut, 0, ""}, {auth, 2, ""}, {auth, 3, wrong}}},
-		{"after a telegram, damage", []step{{auth, 1, ""}, {nil, 0, ""}, {auth, 0, ""}, {auth, 0, ""}, {auth, 0, ""}, {auth, 0, ""}}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var k KeyCheck
-			for i, s := range tc.steps {
-				if s.err == nil {
-					k.Decoded()
-					continue
-				}
-				n, err := k.AuthFailed(s.err, "/dev/ttyUSB0")
-				got := ""
-				if err != nil {
-					got = err.Error()
-				}
-				if n != s.n || got != s.wantErr {
-					t.Errorf("step %d: AuthFailed = %d, %q; want %d, %q", i, n, got, s.n, s.wantErr)
-				}
-			}
-		})
-	}
-}
-
 func TestLiveConfig(t *testing.T) {
 	tests := []struct {
 		in, want time.Duration

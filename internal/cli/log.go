@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/golang/glog"
 )
@@ -17,7 +19,8 @@ import (
 // which are kept.
 //
 // Levels map to glog's severities: Debug is Info at verbosity 1 (shown
-// with -v 1, or -vmodule for the file that logged it), Info is Info, Warn
+// with -v 1, or -vmodule for the file that logged it), anything below
+// Debug (LevelTrace) at verbosity 2, Info is Info, Warn
 // is Warning, Error and above are Error. Each line is attributed to the
 // file and line that called the slog.Logger. Attributes follow the message
 // as key=value, groups as group.key=value.
@@ -44,10 +47,16 @@ func glogEmit(level slog.Level, depth int, msg string) {
 		glog.ErrorDepth(depth, msg)
 	case level >= slog.LevelWarn:
 		glog.WarningDepth(depth, msg)
-	case level >= slog.LevelInfo || bool(glog.VDepth(depth, 1)):
+	case level >= slog.LevelInfo,
+		level >= slog.LevelDebug && bool(glog.VDepth(depth, 1)),
+		bool(glog.VDepth(depth, 2)):
 		glog.InfoDepth(depth, msg)
 	}
 }
+
+// LevelTrace is below slog.LevelDebug: a line for every telegram, shown
+// with -v 2.
+const LevelTrace = slog.LevelDebug - 4
 
 // Enabled lets Debug records through to Handle, which checks -v and
 // -vmodule against the file that logged them: Enabled cannot know it.
@@ -159,4 +168,49 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// ConsoleLogger returns a logger for what a command that prints to a
+// terminal tells its user while it runs: Warn and above go to stderr as
+// one line after the command's name ("OnlineDecryption: the frame at byte
+// 0 failed authentication; ..."), everything below goes to glog, as
+// Logger("") sends it.
+func ConsoleLogger(name string, stderr io.Writer) *slog.Logger {
+	return slog.New(&consoleHandler{name: name, w: stderr, glog: &glogHandler{emit: glogEmit}})
+}
+
+type consoleHandler struct {
+	name string
+	w    io.Writer
+	mu   sync.Mutex
+	glog slog.Handler
+}
+
+func (h *consoleHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *consoleHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn {
+		return h.glog.Handle(ctx, r)
+	}
+	var b strings.Builder
+	b.WriteString(h.name)
+	b.WriteString(": ")
+	b.WriteString(OneLine(r.Message))
+	r.Attrs(func(a slog.Attr) bool {
+		appendAttr(&b, "", a)
+		return true
+	})
+	b.WriteByte('\n')
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &consoleHandler{name: h.name, w: h.w, glog: h.glog.WithAttrs(attrs)}
+}
+
+func (h *consoleHandler) WithGroup(name string) slog.Handler {
+	return &consoleHandler{name: h.name, w: h.w, glog: h.glog.WithGroup(name)}
 }

@@ -350,8 +350,12 @@ func TestBrokerTLS(t *testing.T) {
 		p, stop := startPublisher(t, Config{Broker: b.URL()})
 		p.Add(reading(1))
 		err := waitRunError(t, p, stop)
-		if !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "-mqttCaFile") {
-			t.Fatalf("Run: %v, want an ErrTLS that mentions -mqttCaFile", err)
+		var ce *ConnectError
+		if !errors.Is(err, ErrTLS) || !errors.As(err, &ce) || ce.Cause != CauseUnknownCA {
+			t.Fatalf("Run: %v, want an ErrTLS of an unknown authority", err)
+		}
+		if msg, _ := FlagMessage(err); !strings.Contains(msg, "-mqttCaFile") {
+			t.Errorf("FlagMessage: %q, want it to mention -mqttCaFile", msg)
 		}
 		t.Logf("error: %v", err)
 	})

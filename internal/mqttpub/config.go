@@ -78,6 +78,10 @@ type Config struct {
 	// acknowledged when the time ran out is published again, whole, by
 	// the next run.
 	Grace time.Duration
+	// Advice, when set, says what the user should do about a connection
+	// error (which flag to change); it is added to the log line of the
+	// failure. The command layer sets it.
+	Advice func(error) string
 	// Log receives one line for each change of state: connected, lost,
 	// reconnected, dropping; Info for normal changes, Warn for trouble.
 	// nil means silent.
@@ -139,25 +143,45 @@ var tlsSchemes = map[string]bool{"ssl": true, "tls": true, "mqtts": true, "mqtt+
 
 var plainSchemes = map[string]bool{"tcp": true, "mqtt": true, "ws": true}
 
+// ConfigError is a setting of Config that cannot work. Its Problem says
+// what is wrong and what would work, naming no command-line flag.
+type ConfigError struct {
+	// Field is the Config field at fault: "Broker", "QoS", "TLS",
+	// "TopicRoot", "DiscoveryPrefix"; for LoadTLS "CAFile", "CertFile" or
+	// "KeyFile".
+	Field   string
+	Problem string
+	Err     error // the underlying error, if any
+}
+
+func (e *ConfigError) Error() string { return "mqttpub: " + e.Problem }
+
+// Unwrap returns Err.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configErr(field string, err error, format string, args ...any) *ConfigError {
+	return &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...), Err: err}
+}
+
 // ParseBroker checks a broker URL and returns it with the default port
 // added when it has none.
 func ParseBroker(s string) (string, error) {
 	if s == "" {
-		return "", errors.New("mqttpub: no broker URL: give one such as tcp://localhost:1883")
+		return "", configErr("Broker", nil, "no broker URL: give one such as tcp://localhost:1883")
 	}
 	if !strings.Contains(s, "://") {
-		return "", fmt.Errorf("mqttpub: broker %q has no scheme: write tcp://%s (or ssl://%s for TLS)", s, s, s)
+		return "", configErr("Broker", nil, "broker %q has no scheme: write tcp://%s (or ssl://%s for TLS)", s, s, s)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", fmt.Errorf("mqttpub: broker URL %q does not parse: %v", s, errors.Unwrap(err))
+		return "", configErr("Broker", err, "broker URL %q does not parse: %v", s, errors.Unwrap(err))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if !tlsSchemes[scheme] && !plainSchemes[scheme] {
-		return "", fmt.Errorf("mqttpub: broker URL %q: unknown scheme %q: use tcp://, ssl:// (TLS), ws:// or wss://", s, u.Scheme)
+		return "", configErr("Broker", nil, "broker URL %q: unknown scheme %q: use tcp://, ssl:// (TLS), ws:// or wss://", s, u.Scheme)
 	}
 	if u.Hostname() == "" {
-		return "", fmt.Errorf("mqttpub: broker URL %q has no host name", s)
+		return "", configErr("Broker", nil, "broker URL %q has no host name", s)
 	}
 	if u.Port() == "" && (scheme != "ws" && scheme != "wss") {
 		port := "1883"
@@ -189,11 +213,11 @@ func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	if caFile != "" {
 		data, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("mqttpub: reading the CA certificate: %w", err)
+			return nil, configErr("CAFile", err, "reading the CA certificate: %v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("mqttpub: %s holds no PEM certificate (expected a file that starts with -----BEGIN CERTIFICATE-----)", caFile)
+			return nil, configErr("CAFile", nil, "%s holds no PEM certificate (expected a file that starts with -----BEGIN CERTIFICATE-----)", caFile)
 		}
 		cfg.RootCAs = pool
 	}
@@ -201,13 +225,13 @@ func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	case certFile != "" && keyFile != "":
 		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("mqttpub: loading the client certificate %s and key %s: %w", certFile, keyFile, err)
+			return nil, configErr("CertFile", err, "loading the client certificate %s and key %s: %v", certFile, keyFile, err)
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	case certFile != "":
-		return nil, fmt.Errorf("mqttpub: a client certificate (%s) needs its private key file too", certFile)
+		return nil, configErr("KeyFile", nil, "a client certificate (%s) needs its private key file too", certFile)
 	case keyFile != "":
-		return nil, fmt.Errorf("mqttpub: a private key file (%s) needs its client certificate too", keyFile)
+		return nil, configErr("CertFile", nil, "a private key file (%s) needs its client certificate too", keyFile)
 	}
 	return cfg, nil
 }

@@ -21,7 +21,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("mqttpub: queue directory %s is in use by another running publisher: give each one its own -queueDir", dir)
+			return nil, &QueueLockedError{Dir: dir}
 		}
 		return nil, fmt.Errorf("mqttpub: locking queue directory %s: %w", dir, err)
 	}

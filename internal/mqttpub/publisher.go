@@ -83,16 +83,16 @@ func New(cfg Config) (*Publisher, error) {
 		return nil, err
 	}
 	if cfg.QoS > 2 {
-		return nil, fmt.Errorf("mqttpub: QoS %d does not exist: use 0, 1 or 2", cfg.QoS)
+		return nil, configErr("QoS", nil, "QoS %d does not exist: use 0, 1 or 2", cfg.QoS)
 	}
 	if cfg.TLS != nil && !usesTLS(broker) {
-		return nil, fmt.Errorf("mqttpub: TLS files given, but the broker URL %s is not a TLS one: use ssl://", broker)
+		return nil, configErr("TLS", nil, "TLS files given, but the broker URL %s is not a TLS one: use ssl://", broker)
 	}
 	if strings.ContainsAny(cfg.TopicRoot, "+#") || strings.HasPrefix(cfg.TopicRoot, "/") || strings.HasSuffix(cfg.TopicRoot, "/") {
-		return nil, fmt.Errorf("mqttpub: topic root %q must not contain + or # nor start or end with /", cfg.TopicRoot)
+		return nil, configErr("TopicRoot", nil, "topic root %q must not contain + or # nor start or end with /", cfg.TopicRoot)
 	}
 	if strings.ContainsAny(cfg.DiscoveryPrefix, "+#") {
-		return nil, fmt.Errorf("mqttpub: discovery prefix %q must not contain + or #", cfg.DiscoveryPrefix)
+		return nil, configErr("DiscoveryPrefix", nil, "discovery prefix %q must not contain + or #", cfg.DiscoveryPrefix)
 	}
 	p := &Publisher{
 		cfg:    cfg,
@@ -453,7 +453,13 @@ func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn,
 			return nil, ce
 		}
 		if !logged[ce.cause] {
-			p.log.Warn(fmt.Sprintf("cannot connect to %s: %s; retrying with backoff up to every %s (logged once per reason)", ce.Broker, ce.Reason, p.cfg.RetryMax))
+			reason := ce.Reason
+			if p.cfg.Advice != nil {
+				if a := p.cfg.Advice(ce); a != "" {
+					reason += " (" + a + ")"
+				}
+			}
+			p.log.Warn(fmt.Sprintf("cannot connect to %s: %s; retrying with backoff up to every %s (logged once per reason)", ce.Broker, reason, p.cfg.RetryMax))
 			logged[ce.cause] = true
 		}
 		t := time.NewTimer(backoff(attempt, p.cfg.RetryMin, p.cfg.RetryMax))

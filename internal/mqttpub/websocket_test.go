@@ -147,8 +147,8 @@ func TestBrokerWebSockets(t *testing.T) {
 		p.Add(reading(4))
 		err := waitRunError(t, p, stop)
 		t.Logf("error: %v", err)
-		if err == nil || !strings.Contains(err.Error(), "-mqttCaFile") {
-			t.Fatalf("Run: %v, want a TLS error that mentions -mqttCaFile", err)
+		if msg, ok := FlagMessage(err); err == nil || !ok || !strings.Contains(msg, "-mqttCaFile") {
+			t.Fatalf("Run: %v, want a TLS error whose FlagMessage mentions -mqttCaFile", err)
 		}
 		if after, _ := br.seen(); after != before {
 			t.Fatal("an untrusted wss:// server was used")

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
+)
+
+// A Messenger returns the line for a human about an error of the package
+// it knows, in the terms of the command's flags; ok is false for an error
+// it does not know. mqttpub.FlagMessage is one.
+type Messenger func(err error) (msg string, ok bool)
+
+// ErrorMessage returns the line a command prints for err, after its name:
+// what went wrong and what to do, in the terms of the command's flags. The
+// first of msgs that knows err decides; then the errors of the packages
+// every command shares (a wrong key); anything else is err's own text.
+// Error strings are never edited: a message that differs from Error()
+// is built from the error's fields.
+func ErrorMessage(err error, msgs ...Messenger) string {
+	for _, m := range msgs {
+		if msg, ok := m(err); ok {
+			return OneLine(msg)
+		}
+	}
+	var ke *live.KeyError
+	switch {
+	case errors.As(err, &ke):
+		return fmt.Sprintf("authentication failed for the first %d frames from %s: wrong key, or the meter uses another authentication key (-authKey)", ke.Failures, ke.Device)
+	}
+	return OneLine(err.Error())
+}
+
+// ExitStatus is the exit status for err: 0 for nil, -h or -version,
+// ExitUsage for a *UsageError, 1 otherwise. It is the one table of exit
+// statuses.
+func ExitStatus(err error) int {
+	var u *UsageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, errVersion):
+		return 0
+	case errors.As(err, &u):
+		return ExitUsage
+	}
+	return 1
+}
