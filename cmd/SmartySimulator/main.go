@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fset.BoolVar(&o.pty, "pty", false, "create a pseudo-terminal and send the frames to it, like a P1 cable (Linux, macOS)")
 	fset.StringVar(&o.listen, "listen", "", "serve the frames to TCP clients on `addr` (host:port, :2001), like a network P1 adapter")
 	fset.StringVar(&o.out, "o", "", "write -count frames back to back to `file`, as fast as possible: a dump")
+	household := sim.AddFlags(fset)
 	if err := cli.Parse(fset, args); err != nil {
 		return err
 	}
@@ -116,7 +117,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if step == 0 {
 		step = 10 * time.Second
 	}
-	meter := sim.New(sim.Config{Seed: o.seed, Start: start, Step: step})
+	cfg, err := household.Config()
+	if err != nil {
+		return &cli.UsageError{Err: err}
+	}
+	cfg.Seed, cfg.Start, cfg.Step = o.seed, start, step
+	meter := sim.New(cfg)
 	g := &generator{meter: meter, framer: framer, count: o.count}
 
 	desc := fmt.Sprintf("meter %s, system title %s, frame counter from %d", meter.MeterID(), framer.SystemTitle, framer.Counter)

@@ -12,6 +12,10 @@
 // integral of the power the telegrams show: each register grows by the
 // power of the telegram times the time step, so a consumer can check one
 // against the other.
+//
+// With a Profile the household draws exactly the profile's power instead,
+// and the registers count its exact integral (to the meter's 1 Wh), so
+// that a test knows what every quarter-hour must hold.
 package sim
 
 import (
@@ -33,6 +37,10 @@ type Config struct {
 	// Step is the time between telegrams on the meter's clock, 10 s when
 	// zero, as on a real meter.
 	Step time.Duration
+	// Profile, when set, is the household's net power: the telegrams
+	// show it, split over the phases, and the energy registers count its
+	// exact integral.
+	Profile *Profile
 }
 
 // DefaultStart is the time of the first telegram when Config.Start is zero:
@@ -61,6 +69,9 @@ type Meter struct {
 	applLeft [3]int     // telegrams until the appliance switches off
 	cloud    float64    // 0 clear .. 1 overcast
 	noise    [3]float64 // slow load noise per phase, W
+
+	profile              *Profile
+	importWus, exportWus int64 // the registers with a profile, in watt-microseconds
 
 	failures  int
 	sags      [3]int
@@ -94,6 +105,11 @@ func New(cfg Config) *Meter {
 	m.gasCaptured = m.gasLitres
 	for k := range m.voltage {
 		m.voltage[k] = 229 + 4*r.Float64()
+	}
+	if cfg.Profile != nil {
+		m.profile = cfg.Profile
+		m.importWus = int64(m.importWh) * wattMicrosPerWh
+		m.exportWus = int64(m.exportWh) * wattMicrosPerWh
 	}
 	m.cloud = r.Float64()
 	m.failures = 5 + r.IntN(100)
@@ -138,14 +154,22 @@ func (m *Meter) AppendTelegram(dst []byte) []byte {
 		solar = 4200 * math.Sin(math.Pi*(hour-6)/15) * (1 - 0.8*m.cloud)
 	}
 
+	net := load
+	net[0] -= solar
+	if m.profile != nil {
+		// The profile's power, split evenly over the phases.
+		w := m.profile.watts(m.now)
+		net = [3]float64{float64(w - 2*(w/3)), float64(w / 3), float64(w / 3)}
+		for k := range 3 {
+			load[k] = math.Abs(net[k])
+		}
+	}
+
 	var pImp, pExp, qImp, qExp [3]float64 // W, var, as shown (rounded to 1 W)
 	var current [3]int
 	var volts [3]float64
 	for k := range 3 {
-		net := load[k]
-		if k == 0 {
-			net -= solar
-		}
+		net := net[k]
 		if net >= 0 {
 			pImp[k] = math.Round(net)
 		} else {
@@ -185,8 +209,13 @@ func (m *Meter) AppendTelegram(dst []byte) []byte {
 	b = appendTimestamp(b, m.now)
 	b = append(b, ")\r\n0-0:42.0.0("...)
 	b = append(b, m.meterID...)
-	b = line(b, "1-0:1.8.0(", m.importWh/1000, 6, 3, "*kWh")
-	b = line(b, "1-0:2.8.0(", m.exportWh/1000, 6, 3, "*kWh")
+	if m.profile != nil {
+		b = lineWh(b, "1-0:1.8.0(", m.importWus/wattMicrosPerWh)
+		b = lineWh(b, "1-0:2.8.0(", m.exportWus/wattMicrosPerWh)
+	} else {
+		b = line(b, "1-0:1.8.0(", m.importWh/1000, 6, 3, "*kWh")
+		b = line(b, "1-0:2.8.0(", m.exportWh/1000, 6, 3, "*kWh")
+	}
 	b = line(b, "1-0:3.8.0(", m.qImport/1000, 6, 3, "*kvarh")
 	b = line(b, "1-0:4.8.0(", m.qExport/1000, 6, 3, "*kvarh")
 	b = line(b, "1-0:1.7.0(", totImp/1000, 2, 3, "*kW")
@@ -234,8 +263,14 @@ func (m *Meter) AppendTelegram(dst []byte) []byte {
 	b = append(b, hexDigits[crc>>12], hexDigits[crc>>8&0xF], hexDigits[crc>>4&0xF], hexDigits[crc&0xF], '\r', '\n')
 
 	// The registers count what the telegram just showed, over one step.
-	m.importWh += totImp * dt
-	m.exportWh += totExp * dt
+	if m.profile != nil {
+		imp, exp := m.profile.energy(m.now, m.now.Add(m.step))
+		m.importWus += imp
+		m.exportWus += exp
+	} else {
+		m.importWh += totImp * dt
+		m.exportWh += totExp * dt
+	}
 	m.qImport += totQImp * dt
 	m.qExport += totQExp * dt
 	m.gasLitres += gasRate(hour) * (0.5 + r.Float64()) * dt
@@ -255,6 +290,32 @@ func line(b []byte, obis string, v float64, intDigits, decimals int, unit string
 	b = append(b, obis...)
 	b = appendFixed(b, v, intDigits, decimals)
 	return append(b, unit...)
+}
+
+// lineWh writes an energy register of wh watt-hours as kWh, rounded down
+// as the meter does: 000006.695*kWh.
+func lineWh(b []byte, obis string, wh int64) []byte {
+	b = append(b, ")\r\n"...)
+	b = append(b, obis...)
+	var tmp [32]byte
+	d := tmp[:0]
+	for range 9 - min(9, digits10(wh)) {
+		d = append(d, '0')
+	}
+	d = strconv.AppendInt(d, wh, 10)
+	b = append(b, d[:len(d)-3]...)
+	b = append(b, '.')
+	b = append(b, d[len(d)-3:]...)
+	return append(b, "*kWh"...)
+}
+
+// digits10 returns the number of decimal digits of n >= 0.
+func digits10(n int64) int {
+	k := 1
+	for ; n >= 10; n /= 10 {
+		k++
+	}
+	return k
 }
 
 // appendFixed writes v >= 0 rounded down to the given decimals, zero-padded
