@@ -13,6 +13,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/NEXXTLAB/go-smarty-reader/internal/clienttest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 )
@@ -417,4 +419,25 @@ func BenchmarkSend(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestCollector(t *testing.T) {
+	s, _ := start(t, Config{})
+	dial(t, s)
+	waitClients(t, s, 1)
+	s.Send(telegrams(1)[0])
+	clienttest.Eventually(t, 10*time.Second, "the telegram written", func() bool { return s.Stats().Sent == 1 })
+	want := `# HELP smarty_dsmr_feed_clients Clients connected to the DSMR feed now.
+# TYPE smarty_dsmr_feed_clients gauge
+smarty_dsmr_feed_clients 1
+# HELP smarty_dsmr_feed_sent_total Telegrams written to DSMR feed clients, summed over the clients.
+# TYPE smarty_dsmr_feed_sent_total counter
+smarty_dsmr_feed_sent_total 1
+`
+	if err := testutil.CollectAndCompare(s.Collector(), strings.NewReader(want), "smarty_dsmr_feed_clients", "smarty_dsmr_feed_sent_total"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(s.Collector()); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", err, problems)
+	}
 }
