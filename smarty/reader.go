@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
@@ -79,6 +80,10 @@ type Reader struct {
 	// MaxFrameSize is the largest frame accepted, DefaultMaxFrameSize when
 	// 0. Set it before the first call to Next.
 	MaxFrameSize int
+	// Location is the time zone of the meter's clock, given to every
+	// Message.Telegram (see dsmr.Telegram.Location); nil means
+	// dsmr.DefaultZone, Luxembourg's.
+	Location *time.Location
 
 	r          io.Reader
 	buf        []byte
@@ -297,6 +302,7 @@ func (r *Reader) fill() {
 // examine looks at the candidate frame starting at buf[p]. A good frame is
 // decrypted and parsed into r.msg.
 func (r *Reader) examine(p int) result {
+	r.msg.Telegram.Location = r.Location
 	if r.buf[p] == frameTag {
 		return r.examineEnvelope(p)
 	}

@@ -200,10 +200,8 @@ func (t *Tracker) observeMeterID(offset int64, h Header, meterID string) {
 // meterIDValue returns the text of the value that dsmr.Telegram.MeterID
 // decodes the meter id from, nil when the telegram has none.
 func meterIDValue(tg *dsmr.Telegram) []byte {
-	for _, c := range [...]dsmr.OBIS{dsmr.CodeMeterID, dsmr.CodeEquipmentID} {
-		if o := tg.Find(c); o != nil && len(o.Values) > 0 {
-			return o.Values[0].Bytes()
-		}
+	if v, ok := tg.MeterIDValue(); ok {
+		return v.Bytes()
 	}
 	return nil
 }

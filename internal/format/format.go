@@ -16,20 +16,29 @@
 //   - system_title (upper-case hex) and frame_counter: only for telegrams
 //     that came in an encrypted envelope.
 //   - header: the identification line without its '/'.
-//   - timestamp: RFC 3339 with the meter's offset, from 0-0:1.0.0; null when
-//     the telegram has none or sends a placeholder.
+//   - timestamp: RFC 3339 from 0-0:1.0.0, with the offset of the meter's
+//     zone (dsmr.Telegram.Location, Europe/Luxembourg by default) that the
+//     calendar gives, the S/W letter only settling the repeated autumn
+//     hour; null when the telegram has none or sends a placeholder.
 //   - equipment_id: the meter id (0-0:42.0.0 on Smarty, 0-0:96.1.1 on Dutch
-//     and Belgian meters) decoded from hex; null when absent.
+//     and Belgian meters, else 0-0:96.1.0) decoded from hex; null when
+//     absent.
 //   - crc: the four hex digits after '!', and crc_ok whether they match the
 //     content; both null for meters that send no checksum.
 //   - objects: every line in telegram order. name is the catalogue's name,
 //     null for codes it does not know. Each element of values is one
 //     bracketed group: raw is the text inside the brackets; number (a JSON
 //     number with the meter's decimals kept, 000006.695 is 6.695) and unit
-//     are there for numbers (unit from the catalogue when the meter left it
-//     out, absent for plain counts); time (RFC 3339, or null for a
-//     placeholder such as 632525252525S) for timestamps; text for octet
-//     strings sent as hex that decode to text.
+//     are there for numbers: the unit the meter sent, or for the object's
+//     own value (its last number) the one the standard fixes for the code
+//     or, for an M-Bus reading, the channel's device type
+//     (dsmr.Telegram.Unit); absent for counts and identifiers; time
+//     (RFC 3339 as timestamp, or null for a placeholder such as
+//     632525252525S, 000101000001W or 700101010000W) for timestamps; text
+//     for octet strings sent as hex that decode to text.
+//   - errors: only when lines were left out of a telegram whose CRC
+//     vouches for it (dsmr.Telegram.LineErrors): one {"line","text",
+//     "error"} per line, line 1 being the identification line.
 package format
 
 import (
@@ -164,16 +173,46 @@ func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
 	}
 
 	dst = append(dst, `,"objects":[`...)
-	for k, o := range t.Objects() {
+	objects := t.Objects()
+	for k := range objects {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendObject(dst, &o)
+		dst = appendObject(dst, t, &objects[k])
 	}
-	return append(dst, "]}"...)
+	dst = append(dst, ']')
+	if errs := t.LineErrors(); len(errs) > 0 {
+		dst = append(dst, `,"errors":[`...)
+		for k, e := range errs {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"line":`...)
+			dst = strconv.AppendInt(dst, int64(e.Line), 10)
+			dst = append(dst, `,"text":`...)
+			dst = appendString(dst, e.Text)
+			dst = append(dst, `,"error":`...)
+			dst = appendString(dst, e.Msg)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
 }
 
-func appendObject(dst []byte, o *dsmr.Object) []byte {
+// readingIndex returns the index of the object's value, its last number
+// (timestamps are not numbers), as dsmr's Object.Decimal takes it; -1 when
+// it has none.
+func readingIndex(o *dsmr.Object) int {
+	for k := len(o.Values) - 1; k >= 0; k-- {
+		if o.Values[k].Kind() == dsmr.KindNumber {
+			return k
+		}
+	}
+	return -1
+}
+
+func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object) []byte {
 	info, known := dsmr.Lookup(o.OBIS)
 	dst = append(dst, `{"obis":"`...)
 	dst, _ = o.OBIS.AppendText(dst)
@@ -184,20 +223,31 @@ func appendObject(dst []byte, o *dsmr.Object) []byte {
 		dst = append(dst, "null"...)
 	}
 	dst = append(dst, `,"values":[`...)
+	reading := -1
+	if !info.Text {
+		reading = readingIndex(o)
+	}
 	for k, v := range o.Values {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
+		// Only the object's value gets the unit the standard fixes
+		// when the meter sent none (Telegram.Unit); other numbers,
+		// such as the count that starts a buffer, keep what they have.
+		defaultUnit := ""
+		if k == reading {
+			defaultUnit = t.Unit(o)
+		}
 		// info.Text is Object.IsText without a second lookup;
 		// TestAppendJSONText holds the two together.
-		dst = appendValue(dst, v, info.Text, info.Unit)
+		dst = appendValue(dst, v, info.Text, defaultUnit, t.Location)
 	}
 	return append(dst, "]}"...)
 }
 
 // appendValue writes one group: raw, then its interpretation. Text objects
 // are never read as numbers, even when their hex digits look like one.
-func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string) []byte {
+func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string, loc *time.Location) []byte {
 	raw := v.Bytes()
 	dst = append(dst, `{"raw":`...)
 	dst = appendString(dst, raw)
@@ -208,7 +258,7 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string) []by
 	case v.IsPlaceholder():
 		dst = append(dst, `,"time":null`...)
 	default:
-		if tm, ok := v.Time(); ok {
+		if tm, ok := v.Time(loc); ok {
 			dst = append(dst, `,"time":"`...)
 			dst = tm.AppendFormat(dst, time.RFC3339)
 			dst = append(dst, '"')
@@ -216,7 +266,7 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string) []by
 		}
 		if d, unit, ok := v.Decimal(); ok {
 			dst = append(dst, `,"number":`...)
-			dst = d.AppendText(dst)
+			dst, _ = d.AppendText(dst)
 			if unit == "" {
 				unit = defaultUnit
 			}
@@ -235,8 +285,8 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string) []by
 func appendText(dst []byte, v dsmr.Value) []byte {
 	const key = `,"text":"`
 	start := len(dst)
-	dst, ok := v.AppendText(append(dst, key...))
-	if !ok {
+	dst, err := v.AppendText(append(dst, key...))
+	if err != nil {
 		return dst[:start]
 	}
 	dst = escapeText(dst, start+len(key))
@@ -255,22 +305,17 @@ func appendTimestamp(dst []byte, t *dsmr.Telegram) []byte {
 // appendEquipmentID writes the meter id like Telegram.MeterID, without
 // making a string of it.
 func appendEquipmentID(dst []byte, t *dsmr.Telegram) []byte {
-	for _, code := range [...]dsmr.OBIS{dsmr.CodeMeterID, dsmr.CodeEquipmentID} {
-		o := t.Find(code)
-		if o == nil || len(o.Values) == 0 {
-			continue
-		}
-		v := o.Values[0]
-		start := len(dst)
-		var ok bool
-		dst, ok = v.AppendText(append(dst, '"'))
-		if !ok {
-			return appendString(dst[:start], v.Bytes())
-		}
-		dst = escapeText(dst, start+1)
-		return append(dst, '"')
+	v, ok := t.MeterIDValue()
+	if !ok {
+		return append(dst, "null"...)
 	}
-	return append(dst, "null"...)
+	start := len(dst)
+	dst, err := v.AppendText(append(dst, '"'))
+	if err != nil {
+		return appendString(dst[:start], v.Bytes())
+	}
+	dst = escapeText(dst, start+1)
+	return append(dst, '"')
 }
 
 // headerOf returns the identification line without '/' and line end.

@@ -101,6 +101,11 @@ type jsonTelegram struct {
 			Text   *string         `json:"text"`
 		} `json:"values"`
 	} `json:"objects"`
+	Errors []struct {
+		Line  int    `json:"line"`
+		Text  string `json:"text"`
+		Error string `json:"error"`
+	} `json:"errors"`
 }
 
 func decode(t *testing.T, b []byte) jsonTelegram {

@@ -126,11 +126,11 @@ func TestEnergyFollowsPower(t *testing.T) {
 		m := New(Config{Seed: seed, Start: time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC), Step: step})
 		var tg dsmr.Telegram
 		read := func(code string) float64 {
-			v, ok := tg.Float(dsmr.MustParseOBIS(code))
+			d, _, ok := tg.Decimal(dsmr.MustParseOBIS(code))
 			if !ok {
 				t.Fatalf("no %s", code)
 			}
-			return v
+			return d.Float64()
 		}
 		start := make([]float64, len(registers))
 		sum := make([]float64, len(registers)) // kWh from power

@@ -5,12 +5,14 @@ import (
 	"time"
 )
 
-// Codes of the objects the accessors read.
+// Codes of the objects the accessors read. The electricity codes (A = 1)
+// are found under any measurement channel: 1-1:1.8.0 as well as 1-0:1.8.0.
 var (
 	CodeVersion         = OBIS{1, 3, 0, 2, 8}
 	CodeTime            = OBIS{0, 0, 1, 0, 0}
-	CodeMeterID         = OBIS{0, 0, 42, 0, 0}  // Luxembourg
+	CodeMeterID         = OBIS{0, 0, 42, 0, 0}  // Luxembourg, Austria, Hungary
 	CodeEquipmentID     = OBIS{0, 0, 96, 1, 1}  // Netherlands, Belgium
+	CodeSerialNumber    = OBIS{0, 0, 96, 1, 0}  // Hungary, Austria, Ireland
 	CodeEnergyImport    = OBIS{1, 0, 1, 8, 0}   // kWh
 	CodeEnergyExport    = OBIS{1, 0, 2, 8, 0}   // kWh
 	CodePowerImport     = OBIS{1, 0, 1, 7, 0}   // kW
@@ -18,8 +20,16 @@ var (
 	CodePowerFailureLog = OBIS{1, 0, 99, 97, 0} // power-failure log
 )
 
-// Find returns the first object with the given code, or nil when the
-// telegram has none. The pointer is into t and shares its lifetime.
+// loc returns the time zone t reads its times in.
+func (t *Telegram) loc() *time.Location {
+	if t.Location == nil {
+		return luxembourg
+	}
+	return t.Location
+}
+
+// Find returns the first object with exactly the given code, or nil when
+// the telegram has none. The pointer is into t and shares its lifetime.
 func (t *Telegram) Find(code OBIS) *Object {
 	for k := range t.objects {
 		if t.objects[k].OBIS == code {
@@ -29,44 +39,88 @@ func (t *Telegram) Find(code OBIS) *Object {
 	return nil
 }
 
-// Decimal returns the number of the object with the given code: the last
-// numeric group, so that for an M-Bus reading (capture time)(value) it is
-// the value. ok is false when the object is absent or holds no number.
+// register returns the object of code; for an electricity code (A = 1)
+// with none, the first one of the same quantity under another measurement
+// channel (1-1:1.8.0 for 1-0:1.8.0).
+func (t *Telegram) register(code OBIS) *Object {
+	if o := t.Find(code); o != nil || code.A != 1 {
+		return o
+	}
+	for k := range t.objects {
+		if o := &t.objects[k]; o.OBIS.A == 1 && o.OBIS.C == code.C && o.OBIS.D == code.D && o.OBIS.E == code.E {
+			return o
+		}
+	}
+	return nil
+}
+
+// Decimal returns the number of the object with the given code (an
+// electricity code under any measurement channel) and its unit: see
+// [Telegram.Unit]. For an M-Bus reading (capture time)(value) it is the
+// value. ok is false when the object is absent or holds no number.
 func (t *Telegram) Decimal(code OBIS) (d Decimal, unit string, ok bool) {
-	o := t.Find(code)
+	o := t.register(code)
 	if o == nil {
 		return Decimal{}, "", false
 	}
-	return o.Decimal()
+	k := o.reading()
+	if k < 0 {
+		return Decimal{}, "", false
+	}
+	d, _, _ = o.Values[k].Decimal()
+	return d, t.Unit(o), true
 }
 
-// Float is Decimal as a float64, without the unit.
-func (t *Telegram) Float(code OBIS) (float64, bool) {
-	d, _, ok := t.Decimal(code)
+// quantity returns the number of code converted to unit, such as kWh for
+// a register the meter sends in Wh. ok is false when it is absent or in a
+// unit of another quantity.
+func (t *Telegram) quantity(code OBIS, unit string) (Decimal, bool) {
+	d, u, ok := t.Decimal(code)
+	if !ok {
+		return Decimal{}, false
+	}
+	return convert(d, u, unit)
+}
+
+func (t *Telegram) float(code OBIS, unit string) (float64, bool) {
+	d, ok := t.quantity(code, unit)
 	return d.Float64(), ok
 }
 
-// Decimal returns the object's last numeric group and its unit, skipping
-// timestamps, so that for an M-Bus reading (capture time)(value) it is the
-// value. When the number has no unit, the unit is taken from a group that
-// holds only a unit, as in the DSMR 2.2 gas reading
-// 0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3) followed by the line
-// (00001.001), or else from the catalogue (Lookup); it is "" when neither
-// knows one.
-func (o *Object) Decimal() (d Decimal, unit string, ok bool) {
+// reading returns the index of the object's value: its last numeric
+// group, timestamps skipped, so that for (capture time)(value) it is the
+// value; -1 when it has none.
+func (o *Object) reading() int {
 	for k := len(o.Values) - 1; k >= 0; k-- {
 		v := o.Values[k]
 		if isTimestamp(v.raw) {
 			continue
 		}
-		if d, unit, ok = v.Decimal(); ok {
-			if unit == "" {
-				unit = o.defaultUnit()
-			}
-			return d, unit, true
+		if _, _, ok := parseNumber(v.raw); ok {
+			return k
 		}
 	}
-	return Decimal{}, "", false
+	return -1
+}
+
+// Decimal returns the object's value (its last numeric group, timestamps
+// skipped, so that for an M-Bus reading (capture time)(value) it is the
+// value) and its unit: the one the meter sent; else the one a group of its
+// own gives, as in the DSMR 2.2 gas reading
+// 0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3) followed by the line
+// (00001.001); else the one the standard fixes for the code ([Lookup]);
+// else "". [Telegram.Unit] knows more: the device type of an M-Bus
+// channel.
+func (o *Object) Decimal() (d Decimal, unit string, ok bool) {
+	k := o.reading()
+	if k < 0 {
+		return Decimal{}, "", false
+	}
+	d, unit, _ = o.Values[k].Decimal()
+	if unit == "" {
+		unit = o.defaultUnit()
+	}
+	return d, unit, true
 }
 
 func (o *Object) defaultUnit() string {
@@ -77,6 +131,47 @@ func (o *Object) defaultUnit() string {
 	}
 	if info, known := Lookup(o.OBIS); known {
 		return info.Unit
+	}
+	return ""
+}
+
+// Unit returns the unit of o's value (see [Object.Decimal]): the one the
+// meter sent; else the one the standard fixes for its code, as the
+// catalogue says ([Lookup]); else, for an M-Bus reading (0-n:24.2.1,
+// 0-n:24.3.0), the one DSMR 5.0.2 fixes for the channel's device type
+// (0-n:24.1.0): m3 for gas (3) and water (7), GJ for heat (4). Counts,
+// states and identifiers have none: "".
+func (t *Telegram) Unit(o *Object) string {
+	_, unit, ok := o.Decimal()
+	if !ok || unit != "" || o.OBIS.A != 0 || o.OBIS.B < 1 || o.OBIS.B > 4 {
+		return unit
+	}
+	switch o.OBIS.WithChannel(0) {
+	case OBIS{0, 0, 24, 2, 1}, OBIS{0, 0, 24, 3, 0}:
+		return deviceUnit(t.deviceType(o.OBIS.B))
+	}
+	return ""
+}
+
+// deviceType returns the M-Bus device type of channel ch, -1 when the
+// telegram does not say.
+func (t *Telegram) deviceType(ch uint8) int {
+	if o := t.Find(OBIS{0, ch, 24, 1, 0}); o != nil && len(o.Values) > 0 {
+		if n, ok := o.Values[0].int(); ok {
+			return n
+		}
+	}
+	return -1
+}
+
+// deviceUnit is the unit DSMR 5.0.2 (table 6.12, M-Bus) fixes for the
+// reading of a device type.
+func deviceUnit(deviceType int) string {
+	switch deviceType {
+	case DeviceGas, DeviceWater:
+		return "m3"
+	case DeviceHeat:
+		return "GJ"
 	}
 	return ""
 }
@@ -92,45 +187,58 @@ func (t *Telegram) Version() string {
 	return ""
 }
 
-// Time returns the time of the telegram (0-0:1.0.0). ok is false when the
-// telegram has none or sends a placeholder.
+// Time returns the time of the telegram (0-0:1.0.0) in t's time zone (see
+// [Value.Time]). ok is false when the telegram has none or sends a
+// placeholder.
 func (t *Telegram) Time() (time.Time, bool) {
 	o := t.Find(CodeTime)
 	if o == nil || len(o.Values) == 0 {
 		return time.Time{}, false
 	}
-	return o.Values[0].Time()
+	return o.Values[0].Time(t.loc())
 }
 
+// meterIDCodes are where meters put their id, in the order MeterID looks.
+var meterIDCodes = [...]OBIS{CodeMeterID, CodeEquipmentID, CodeSerialNumber}
+
 // MeterID returns the meter's identifier, decoded from hex: 0-0:42.0.0 on
-// Smarty meters, 0-0:96.1.1 on Dutch and Belgian ones. When the value does
-// not decode to text it is returned as sent; "" when absent.
+// Smarty, Austrian and Hungarian meters, 0-0:96.1.1 on Dutch and Belgian
+// ones, else 0-0:96.1.0. When the value does not decode to text it is
+// returned as sent; "" when absent.
 func (t *Telegram) MeterID() string {
-	for _, c := range []OBIS{CodeMeterID, CodeEquipmentID} {
-		if o := t.Find(c); o != nil && len(o.Values) > 0 {
-			v := o.Values[0]
-			if s, ok := v.Text(); ok {
-				return s
-			}
-			return v.String()
+	if v, ok := t.MeterIDValue(); ok {
+		if s, ok := v.Text(); ok {
+			return s
 		}
+		return v.String()
 	}
 	return ""
 }
 
-// sumOf returns the value of code, or when absent the sum of the tariff
-// registers, as Dutch and Belgian meters split energy into tariffs 1 and 2.
-// The sum is exact before it is converted, so that 1581.123 + 1435.706 is
-// 3016.829 and not 3016.8289999999997.
-func (t *Telegram) sumOf(code OBIS, tariffs ...OBIS) (float64, bool) {
-	if v, ok := t.Float(code); ok {
-		return v, true
+// MeterIDValue returns the value MeterID decodes, for a caller that writes
+// it without making a string; ok is false when the telegram has none.
+func (t *Telegram) MeterIDValue() (Value, bool) {
+	for _, c := range meterIDCodes {
+		if o := t.Find(c); o != nil && len(o.Values) > 0 {
+			return o.Values[0], true
+		}
+	}
+	return Value{}, false
+}
+
+// sumOf returns the value of code in unit, or when absent the sum of the
+// tariff registers, as meters split energy into tariffs 1 to 4. The sum is
+// exact before it is converted, so that 1581.123 + 1435.706 is 3016.829
+// and not 3016.8289999999997.
+func (t *Telegram) sumOf(code OBIS, unit string, tariffs ...OBIS) (float64, bool) {
+	if t.register(code) != nil {
+		return t.float(code, unit)
 	}
 	var total Decimal
 	found, exact := false, true
 	fsum := 0.0
 	for _, c := range tariffs {
-		if d, _, ok := t.Decimal(c); ok {
+		if d, ok := t.quantity(c, unit); ok {
 			found = true
 			fsum += d.Float64()
 			if exact {
@@ -144,46 +252,43 @@ func (t *Telegram) sumOf(code OBIS, tariffs ...OBIS) (float64, bool) {
 	return fsum, found
 }
 
-// addDecimal returns a+b, and false when the exact sum does not fit.
-func addDecimal(a, b Decimal) (Decimal, bool) {
-	for a.Scale < b.Scale {
-		if a.Coef > math.MaxInt64/10 || a.Coef < math.MinInt64/10 {
-			return Decimal{}, false
-		}
-		a.Coef *= 10
-		a.Scale++
-	}
-	for b.Scale < a.Scale {
-		if b.Coef > math.MaxInt64/10 || b.Coef < math.MinInt64/10 {
-			return Decimal{}, false
-		}
-		b.Coef *= 10
-		b.Scale++
-	}
-	sum := a.Coef + b.Coef
-	if (sum > a.Coef) != (b.Coef > 0) {
-		return Decimal{}, false // overflow
-	}
-	return Decimal{Coef: sum, Scale: a.Scale}, true
-}
-
-// EnergyImport returns the active energy imported from the grid in kWh:
-// 1-0:1.8.0, or the sum of the tariff registers 1-0:1.8.1 and 1-0:1.8.2.
+// EnergyImport returns the active energy imported from the grid in kWh,
+// converted from the unit the meter uses (Wh on Austrian meters):
+// 1-0:1.8.0, or the sum of the tariff registers 1-0:1.8.1 to 1-0:1.8.4.
 func (t *Telegram) EnergyImport() (kWh float64, ok bool) {
-	return t.sumOf(CodeEnergyImport, OBIS{1, 0, 1, 8, 1}, OBIS{1, 0, 1, 8, 2})
+	return t.sumOf(CodeEnergyImport, "kWh", OBIS{1, 0, 1, 8, 1}, OBIS{1, 0, 1, 8, 2}, OBIS{1, 0, 1, 8, 3}, OBIS{1, 0, 1, 8, 4})
 }
 
 // EnergyExport returns the active energy exported to the grid in kWh:
-// 1-0:2.8.0, or the sum of the tariff registers 1-0:2.8.1 and 1-0:2.8.2.
+// 1-0:2.8.0, or the sum of the tariff registers 1-0:2.8.1 to 1-0:2.8.4.
 func (t *Telegram) EnergyExport() (kWh float64, ok bool) {
-	return t.sumOf(CodeEnergyExport, OBIS{1, 0, 2, 8, 1}, OBIS{1, 0, 2, 8, 2})
+	return t.sumOf(CodeEnergyExport, "kWh", OBIS{1, 0, 2, 8, 1}, OBIS{1, 0, 2, 8, 2}, OBIS{1, 0, 2, 8, 3}, OBIS{1, 0, 2, 8, 4})
 }
 
-// PowerImport returns the active power drawn from the grid now, in kW.
-func (t *Telegram) PowerImport() (kW float64, ok bool) { return t.Float(CodePowerImport) }
+// PowerImport returns the active power drawn from the grid now (1-0:1.7.0)
+// in kW, converted from W when the meter sends W.
+func (t *Telegram) PowerImport() (kW float64, ok bool) { return t.float(CodePowerImport, "kW") }
 
-// PowerExport returns the active power fed into the grid now, in kW.
-func (t *Telegram) PowerExport() (kW float64, ok bool) { return t.Float(CodePowerExport) }
+// PowerExport returns the active power fed into the grid now (1-0:2.7.0)
+// in kW.
+func (t *Telegram) PowerExport() (kW float64, ok bool) { return t.float(CodePowerExport, "kW") }
+
+// NetPower returns the active power drawn from the grid now minus the
+// power fed into it, in kW: negative while a solar installation exports.
+// A register the meter does not send counts as 0; ok is false when it
+// sends neither.
+func (t *Telegram) NetPower() (kW float64, ok bool) {
+	in, okIn := t.quantity(CodePowerImport, "kW")
+	out, okOut := t.quantity(CodePowerExport, "kW")
+	if !okIn && !okOut {
+		return 0, false
+	}
+	out.Coef = -out.Coef
+	if net, exact := addDecimal(in, out); exact {
+		return net.Float64(), true
+	}
+	return in.Float64() + out.Float64(), true
+}
 
 // phaseCode returns the code for phase 1 to 3 of a per-phase quantity whose
 // L1 code has C group c1; L2 and L3 are 20 and 40 higher.
@@ -194,27 +299,31 @@ func phaseCode(c1 uint8, phase int) (OBIS, bool) {
 	return OBIS{1, 0, c1 + uint8(20*(phase-1)), 7, 0}, true
 }
 
-func (t *Telegram) phase(c1 uint8, phase int) (float64, bool) {
+func (t *Telegram) phase(c1 uint8, phase int, unit string) (float64, bool) {
 	code, ok := phaseCode(c1, phase)
 	if !ok {
 		return 0, false
 	}
-	return t.Float(code)
+	return t.float(code, unit)
 }
 
 // Voltage returns the voltage of phase 1, 2 or 3 in V.
-func (t *Telegram) Voltage(phase int) (V float64, ok bool) { return t.phase(32, phase) }
+func (t *Telegram) Voltage(phase int) (V float64, ok bool) { return t.phase(32, phase, "V") }
 
 // Current returns the current of phase 1, 2 or 3 in A.
-func (t *Telegram) Current(phase int) (A float64, ok bool) { return t.phase(31, phase) }
+func (t *Telegram) Current(phase int) (A float64, ok bool) { return t.phase(31, phase, "A") }
 
 // PhasePowerImport returns the active power imported on phase 1, 2 or 3 in
 // kW.
-func (t *Telegram) PhasePowerImport(phase int) (kW float64, ok bool) { return t.phase(21, phase) }
+func (t *Telegram) PhasePowerImport(phase int) (kW float64, ok bool) {
+	return t.phase(21, phase, "kW")
+}
 
 // PhasePowerExport returns the active power exported on phase 1, 2 or 3 in
 // kW.
-func (t *Telegram) PhasePowerExport(phase int) (kW float64, ok bool) { return t.phase(22, phase) }
+func (t *Telegram) PhasePowerExport(phase int) (kW float64, ok bool) {
+	return t.phase(22, phase, "kW")
+}
 
 // M-Bus device types (0-n:24.1.0).
 const (
@@ -229,13 +338,15 @@ type MBusDevice struct {
 	Channel int    // 1 to 4
 	Type    int    // device type from 0-n:24.1.0 (DeviceGas, ...), -1 when not sent
 	ID      string // from 0-n:96.1.0 or 0-n:96.1.1, decoded from hex; "" when empty
-	// Reading is the meter's last value and Unit its unit (m3 for gas and
-	// water, GJ for heat); HasReading is false when the telegram has none.
+	// Reading is the device's last value and Unit its unit (see
+	// [Telegram.Unit]: as sent, or m3 for gas and water and GJ for heat
+	// when the device type is known; "" otherwise). HasReading is false
+	// when the telegram has none.
 	Reading    Decimal
 	Unit       string
 	HasReading bool
 	// Time is when the device took the reading; zero when the meter sends
-	// a placeholder.
+	// a placeholder, as for a channel with no device.
 	Time time.Time
 	// Valve is the valve state from 0-n:24.4.0, -1 when not sent.
 	Valve int
@@ -280,10 +391,11 @@ func (t *Telegram) MBus() []MBusDevice {
 			}
 		case OBIS{0, 0, 24, 2, 1}, OBIS{0, 0, 24, 2, 3}, OBIS{0, 0, 24, 3, 0}:
 			d := get(o.OBIS.B)
-			if v, unit, ok := o.Decimal(); ok {
-				d.Reading, d.Unit, d.HasReading = v, unit, true
+			if k := o.reading(); k >= 0 {
+				d.Reading, _, _ = o.Values[k].Decimal()
+				d.Unit, d.HasReading = t.Unit(o), true
 			}
-			if tm, ok := o.Values[0].Time(); ok {
+			if tm, ok := o.Values[0].Time(t.loc()); ok {
 				d.Time = tm
 			}
 		case OBIS{0, 0, 24, 4, 0}:
@@ -295,17 +407,6 @@ func (t *Telegram) MBus() []MBusDevice {
 			d := get(o.OBIS.B)
 			if n, ok := o.Values[0].int(); ok {
 				d.Breaker = n
-			}
-		}
-	}
-	for k := range devs {
-		d := &devs[k]
-		if d.HasReading && d.Unit == "" {
-			switch d.Type {
-			case DeviceGas, DeviceWater:
-				d.Unit = "m3"
-			case DeviceHeat:
-				d.Unit = "GJ"
 			}
 		}
 	}
@@ -339,6 +440,8 @@ type PowerFailure struct {
 
 // PowerFailures decodes the power-failure log 1-0:99.97.0, sent by Dutch
 // and Belgian meters as (count)(code)(end)(duration)(end)(duration)...
+// Empty slots, which some meters fill the log with (a placeholder end such
+// as 000101000001W and a duration of 2147483647 s or more), are left out.
 // ok is false when the telegram has no log or it does not have that form.
 func (t *Telegram) PowerFailures() (log []PowerFailure, ok bool) {
 	o := t.Find(CodePowerFailureLog)
@@ -353,10 +456,13 @@ func (t *Telegram) PowerFailures() (log []PowerFailure, ok bool) {
 	for k := 0; k < n; k++ {
 		endV, durV := o.Values[2+2*k], o.Values[3+2*k]
 		d, unit, isNum := durV.Decimal()
-		if !isNum || (unit != "s" && unit != "") || d.Scale != 0 {
+		if !isNum || (unit != "s" && unit != "") || d.Scale != 0 || d.Coef < 0 {
 			return nil, false
 		}
-		end, _ := endV.Time()
+		if endV.IsPlaceholder() && d.Coef >= math.MaxInt32 {
+			continue // an empty slot
+		}
+		end, _ := endV.Time(t.loc())
 		log = append(log, PowerFailure{End: end, Duration: time.Duration(d.Coef) * time.Second})
 	}
 	return log, true

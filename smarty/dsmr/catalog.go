@@ -21,34 +21,85 @@ type entry struct {
 	info Info
 }
 
-// The codes Luxembourg's Smarty sends, then those of Dutch and Belgian
-// meters (DSMR 2.2 to 5, e-MUCS). 0-n stands for the M-Bus channels 1 to 4.
+// The catalogue: what the companion standards say of each code. The unit
+// is the one the standard fixes for the code's value (the unit the meter
+// sends wins when it sends one); counts, states and identifiers have none.
+// Sources, cited per block below:
+//
+//   - DSMR 5.0.2, "P1 Companion Standard" (Netbeheer Nederland, 2016),
+//     section 6.12, the table of the P1 objects;
+//   - e-MUCS P1 1.7.1 (Synergrid, Belgium), the table of its P1 data;
+//   - "Spécifications P1" of Luxembourg's Smarty (Luxmetering, 1.1);
+//   - the customer-port descriptions of the Austrian (Sagemcom T210-D,
+//     Wiener Netze / Netz NÖ), Hungarian (E.ON, Sagemcom S211/T211 and
+//     their P1 leaflet), Irish (ESB Networks, Iskra AM550) and Swedish
+//     (Branschrekommendation for the HAN port, SS-EN 62056-21 data)
+//     meters, whose extra codes come from IEC 62056-61 / DLMS Blue Book
+//     (quadrants, tariffs 3 and 4, power factor, frequency).
+//
+// 0-n stands for the M-Bus channels 1 to 4.
 var entries = []entry{
+	// Identification and time (DSMR 5.0.2 6.12; Smarty spec; e-MUCS).
 	{"1-3:0.2.8", Info{"P1 version", "p1_version", "", false}},
 	{"0-0:96.1.4", Info{"P1 version (Belgium)", "p1_version_be", "", false}},
 	{"0-0:1.0.0", Info{"Time of the telegram", "timestamp", "", false}},
 	{"0-0:42.0.0", Info{"Meter id", "meter_id", "", true}},
 	{"0-0:96.1.1", Info{"Meter id", "equipment_id", "", true}},
+	{"0-0:96.1.0", Info{"Meter serial number", "serial_number", "", true}},
 
+	// Energy registers (DSMR 5.0.2 6.12; Smarty; e-MUCS; tariffs 3 and
+	// 4: E.ON Hungary, IEC 62056-61).
 	{"1-0:1.8.0", Info{"Active energy import", "energy_import", "kWh", false}},
 	{"1-0:2.8.0", Info{"Active energy export", "energy_export", "kWh", false}},
 	{"1-0:3.8.0", Info{"Reactive energy import", "reactive_energy_import", "kvarh", false}},
 	{"1-0:4.8.0", Info{"Reactive energy export", "reactive_energy_export", "kvarh", false}},
 	{"1-0:1.8.1", Info{"Active energy import, tariff 1", "energy_import_tariff1", "kWh", false}},
 	{"1-0:1.8.2", Info{"Active energy import, tariff 2", "energy_import_tariff2", "kWh", false}},
+	{"1-0:1.8.3", Info{"Active energy import, tariff 3", "energy_import_tariff3", "kWh", false}},
+	{"1-0:1.8.4", Info{"Active energy import, tariff 4", "energy_import_tariff4", "kWh", false}},
 	{"1-0:2.8.1", Info{"Active energy export, tariff 1", "energy_export_tariff1", "kWh", false}},
 	{"1-0:2.8.2", Info{"Active energy export, tariff 2", "energy_export_tariff2", "kWh", false}},
+	{"1-0:2.8.3", Info{"Active energy export, tariff 3", "energy_export_tariff3", "kWh", false}},
+	{"1-0:2.8.4", Info{"Active energy export, tariff 4", "energy_export_tariff4", "kWh", false}},
+	// Reactive energy per tariff (Austrian T210-D) and per quadrant
+	// (Hungary, Sweden; IEC 62056-61: 5 to 8 are quadrants I to IV).
+	{"1-0:3.8.1", Info{"Reactive energy import, tariff 1", "reactive_energy_import_tariff1", "kvarh", false}},
+	{"1-0:3.8.2", Info{"Reactive energy import, tariff 2", "reactive_energy_import_tariff2", "kvarh", false}},
+	{"1-0:4.8.1", Info{"Reactive energy export, tariff 1", "reactive_energy_export_tariff1", "kvarh", false}},
+	{"1-0:4.8.2", Info{"Reactive energy export, tariff 2", "reactive_energy_export_tariff2", "kvarh", false}},
+	{"1-0:5.8.0", Info{"Reactive energy, quadrant I", "reactive_energy_q1", "kvarh", false}},
+	{"1-0:6.8.0", Info{"Reactive energy, quadrant II", "reactive_energy_q2", "kvarh", false}},
+	{"1-0:7.8.0", Info{"Reactive energy, quadrant III", "reactive_energy_q3", "kvarh", false}},
+	{"1-0:8.8.0", Info{"Reactive energy, quadrant IV", "reactive_energy_q4", "kvarh", false}},
+	{"1-0:15.8.0", Info{"Active energy, import plus export", "energy_combined", "kWh", false}},
 	{"0-0:96.14.0", Info{"Tariff indicator", "tariff", "", false}},
 
+	// Instantaneous power (DSMR 5.0.2 6.12; Smarty; quadrants and net
+	// power: Hungary, Austria, IEC 62056-61).
 	{"1-0:1.7.0", Info{"Active power import", "power_import", "kW", false}},
 	{"1-0:2.7.0", Info{"Active power export", "power_export", "kW", false}},
+	{"1-0:16.7.0", Info{"Active power, import minus export", "power_net", "kW", false}},
 	{"1-0:3.7.0", Info{"Reactive power import", "reactive_power_import", "kvar", false}},
 	{"1-0:4.7.0", Info{"Reactive power export", "reactive_power_export", "kvar", false}},
+	{"1-0:5.7.0", Info{"Reactive power, quadrant I", "reactive_power_q1", "kvar", false}},
+	{"1-0:6.7.0", Info{"Reactive power, quadrant II", "reactive_power_q2", "kvar", false}},
+	{"1-0:7.7.0", Info{"Reactive power, quadrant III", "reactive_power_q3", "kvar", false}},
+	{"1-0:8.7.0", Info{"Reactive power, quadrant IV", "reactive_power_q4", "kvar", false}},
 	{"1-0:9.7.0", Info{"Apparent power import", "apparent_power_import", "kVA", false}},
 	{"1-0:10.7.0", Info{"Apparent power export", "apparent_power_export", "kVA", false}},
+	{"1-0:13.7.0", Info{"Power factor", "power_factor", "", false}},
+	{"1-0:33.7.0", Info{"Power factor L1", "power_factor_l1", "", false}},
+	{"1-0:53.7.0", Info{"Power factor L2", "power_factor_l2", "", false}},
+	{"1-0:73.7.0", Info{"Power factor L3", "power_factor_l3", "", false}},
+	{"1-0:14.7.0", Info{"Frequency", "frequency", "Hz", false}},
+
+	// Limits, breaker, events (Smarty; e-MUCS; DSMR 5.0.2 6.12; per-phase
+	// limits: E.ON Hungary).
 	{"0-0:17.0.0", Info{"Power limit", "power_limit", "kVA", false}},
 	{"1-1:31.4.0", Info{"Current thresholds", "current_thresholds", "A", false}},
 	{"1-0:31.4.0", Info{"Current limit", "current_limit", "A", false}},
+	{"1-0:51.4.0", Info{"Current limit L2", "current_limit_l2", "A", false}},
+	{"1-0:71.4.0", Info{"Current limit L3", "current_limit_l3", "A", false}},
 	{"0-0:96.3.10", Info{"Breaker state", "breaker_state", "", false}},
 	{"0-0:96.7.21", Info{"Power failures", "power_failures", "", false}},
 	{"0-0:96.7.9", Info{"Long power failures", "long_power_failures", "", false}},
@@ -66,6 +117,7 @@ var entries = []entry{
 	{"0-0:96.13.4", Info{"Message 4", "message4", "", true}},
 	{"0-0:96.13.5", Info{"Message 5", "message5", "", true}},
 
+	// Per phase (DSMR 5.0.2 6.12; Smarty).
 	{"1-0:32.7.0", Info{"Voltage L1", "voltage_l1", "V", false}},
 	{"1-0:52.7.0", Info{"Voltage L2", "voltage_l2", "V", false}},
 	{"1-0:72.7.0", Info{"Voltage L3", "voltage_l3", "V", false}},
@@ -85,10 +137,14 @@ var entries = []entry{
 	{"1-0:44.7.0", Info{"Reactive power export L2", "reactive_power_export_l2", "kvar", false}},
 	{"1-0:64.7.0", Info{"Reactive power export L3", "reactive_power_export_l3", "kvar", false}},
 
+	// Demand (e-MUCS). The history 0-0:98.1.0 is a buffer: its first value
+	// is a count, and each entry carries its own unit.
 	{"1-0:1.4.0", Info{"Current average demand", "average_demand", "kW", false}},
 	{"1-0:1.6.0", Info{"Maximum demand this month", "max_demand_month", "kW", false}},
-	{"0-0:98.1.0", Info{"Maximum demand history", "max_demand_history", "kW", false}},
+	{"0-0:98.1.0", Info{"Maximum demand history", "max_demand_history", "", false}},
 
+	// M-Bus (DSMR 5.0.2 6.12; e-MUCS). The unit of 0-n:24.2.1 depends on
+	// the device type; Telegram.Unit gives it.
 	{"0-n:24.1.0", Info{"M-Bus device type", "device_type", "", false}},
 	{"0-n:96.1.0", Info{"M-Bus device id", "device_id", "", true}},
 	{"0-n:96.1.1", Info{"M-Bus device id", "device_id", "", true}},
@@ -123,9 +179,14 @@ func buildCatalogue() map[OBIS]Info {
 
 // Lookup returns what the catalogue knows of a code. Per-channel codes
 // (0-1:24.2.1 to 0-4:24.2.1, ...) are found under every channel from 1 to
-// 4, with the channel in their ID ("mbus1_reading").
+// 4, with the channel in their ID ("mbus1_reading"). An electricity code
+// (A = 1) that the catalogue does not know under its measurement channel B
+// is looked up under channel 0: 1-1:1.8.0 is 1-0:1.8.0.
 func Lookup(o OBIS) (Info, bool) {
 	info, ok := catalogue[o]
+	if !ok && o.A == 1 && o.B != 0 {
+		info, ok = catalogue[o.WithChannel(0)]
+	}
 	return info, ok
 }
 

@@ -33,13 +33,27 @@
 //	}
 //
 // A Value interprets one group: Decimal (an exact fixed-point number and its
-// unit, which older firmware leaves out), Time (S/W timestamps in the
-// CET/CEST rules of Luxembourg, Belgium and the Netherlands, without a time
-// zone database; placeholders such as 632525252525S are "no time"), Text
-// (hex-encoded text such as the meter id), OBIS. Lookup names the codes the
-// catalogue knows, and the Telegram accessors read what programs need most:
-// MeterID, Time, EnergyImport, PowerImport, Voltage, Current, MBus for the
-// gas, water and heat meters on channels 1 to 4, PowerFailures.
+// unit, which older firmware leaves out), Time, Text (hex-encoded text such
+// as the meter id), OBIS. Lookup names the codes the catalogue knows, and
+// the Telegram accessors read what programs need most: MeterID, Time,
+// EnergyImport, PowerImport, NetPower, Voltage, Current, MBus for the gas,
+// water and heat meters on channels 1 to 4, PowerFailures.
+//
+// Time, one rule for all meters: the meter's clock is read in the calendar
+// of its zone (Telegram.Location; Europe/Luxembourg, built in, by default;
+// LoadLocation for others), which decides the offset; the S/W letter only
+// settles the hour that occurs twice in autumn. Placeholders (dates that do
+// not exist, any time in 2000 or 1970, such as 632525252525S,
+// 000101000001W or 700101010000W) are "no time".
+//
+// Units: the one the meter sent, or the one the standard fixes for the
+// code (the catalogue, Lookup; the device type for M-Bus readings,
+// Telegram.Unit); counts and identifiers have none. The accessors convert
+// to the unit their name says (Wh to kWh, W to kW) and find an electricity
+// register under any measurement channel (1-1:1.8.0 as well as 1-0:1.8.0).
+//
+// A line that does not parse, in a telegram whose CRC matches, is left out
+// and reported by Telegram.LineErrors; the rest of the telegram is kept.
 //
 // Parsing into a Telegram that is reused allocates nothing in the steady
 // state; the Objects and Values of a telegram are valid until the next

@@ -109,23 +109,33 @@ func ExampleValue_Time() {
 	t, err := dsmr.Parse([]byte("/ISK5\\2M550E-1012\r\n\r\n" +
 		"0-0:1.0.0(231029023015S)\r\n" + // the first 02:30 of the night
 		"0-1:24.2.1(231029023000W)(01234.567*m3)\r\n" + // the second one
+		"1-0:1.6.0(200301000000S)(02.589*kW)\r\n" + // S in winter: the calendar wins
 		"0-2:24.2.1(632525252525S)(00000.000*m3)\r\n" + // "no time"
 		"!\r\n"))
 	if err != nil {
 		log.Fatal(err)
 	}
+	dublin, err := dsmr.LoadLocation("Europe/Dublin")
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, o := range t.Objects() {
 		v := o.Values[0]
-		if when, ok := v.Time(); ok {
+		if when, ok := v.Time(nil); ok { // nil: Europe/Luxembourg
 			fmt.Println(o.OBIS, when, "=", when.UTC().Format("15:04 MST"))
 		} else if v.IsPlaceholder() {
 			fmt.Println(o.OBIS, "no time")
 		}
 	}
+	// The same clock reading of a meter in Ireland.
+	when, _ := t.Objects()[0].Values[0].Time(dublin)
+	fmt.Println("in Dublin:", when)
 	// Output:
 	// 0-0:1.0.0 2023-10-29 02:30:15 +0200 CEST = 00:30 UTC
 	// 0-1:24.2.1 2023-10-29 02:30:00 +0100 CET = 01:30 UTC
+	// 1-0:1.6.0 2020-03-01 00:00:00 +0100 CET = 23:00 UTC
 	// 0-2:24.2.1 no time
+	// in Dublin: 2023-10-29 02:30:15 +0000 GMT
 }
 
 func ExampleValue_Decimal() {

@@ -126,7 +126,7 @@ func exercise(t *testing.T, tg *Telegram) {
 func exerciseValue(t *testing.T, v Value) {
 	k := v.Kind()
 	d, _, isNum := v.Decimal()
-	tm, isTime := v.Time()
+	tm, isTime := v.Time(nil)
 	_, isText := v.Text()
 	_, isOBIS := v.OBIS()
 	ph := v.IsPlaceholder()

@@ -139,7 +139,7 @@ func dumpTelegram(t *Telegram, err error) dump {
 				dv.Decimal, dv.Unit = dec.String(), unit
 				dv.Float, _ = v.Float()
 			}
-			if tm, ok := v.Time(); ok {
+			if tm, ok := v.Time(nil); ok {
 				dv.Time = tm.Format(timeLayout)
 			}
 			dv.Placeholder = v.IsPlaceholder()

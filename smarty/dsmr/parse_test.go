@@ -82,8 +82,8 @@ func TestParseTable(t *testing.T) {
 					t.Errorf("%d values", n)
 				}
 			}},
-		{name: "100 KB line of garbage", in: withCRC(hdr + lines(strings.Repeat("x", 100_000))), wantErr: ErrSyntax},
-		{name: "100 KB line without ')'", in: withCRC(hdr + lines("0-0:96.13.0("+long)), wantErr: ErrSyntax},
+		{name: "100 KB line of garbage", in: hdr + lines(strings.Repeat("x", 100_000)) + "!\r\n", wantErr: ErrSyntax},
+		{name: "100 KB line without ')'", in: hdr + lines("0-0:96.13.0("+long) + "!\r\n", wantErr: ErrSyntax},
 		{name: "100 KB header", in: withCRC("/" + strings.Repeat("H", 100_000) + "\r\n\r\n" + lines("1-0:1.8.1(00001.001*kWh)")), objects: 1},
 		{name: "'/' in the header", in: withCRC("/ISk5/2\r\n" + lines("1-0:1.8.1(00001.001*kWh)")), wantErr: ErrSyntax},
 		{name: "'(' in the header", in: withCRC("/ISk5(2\r\n" + lines("1-0:1.8.1(00001.001*kWh)")), wantErr: ErrSyntax},
@@ -101,23 +101,23 @@ func TestParseTable(t *testing.T) {
 		{name: "cut inside an OBIS code", in: hdr + "1-0:1.8", wantErr: ErrSyntax},
 		{name: "cut after an OBIS code", in: hdr + "1-0:1.8.0", wantErr: ErrSyntax},
 		{name: "cut after a value", in: hdr + "1-0:1.8.0(1)", wantErr: ErrSyntax},
-		{name: "unbalanced '(' at the line end", in: withCRC(hdr + lines("1-0:1.8.0(1", "1-0:2.8.0(2)")), wantErr: ErrSyntax},
-		{name: "'(' inside a value", in: withCRC(hdr + lines("1-0:1.8.0(1(2)")), wantErr: ErrSyntax},
-		{name: "')' without '('", in: withCRC(hdr + lines("1-0:1.8.0(1))")), wantErr: ErrSyntax},
-		{name: "text after a value", in: withCRC(hdr + lines("1-0:1.8.0(1)x")), wantErr: ErrSyntax},
-		{name: "space between groups", in: withCRC(hdr + lines("1-1:31.4.0(100*A) (063*A)")), wantErr: ErrSyntax},
-		{name: "OBIS code without a value", in: withCRC(hdr + lines("1-0:1.8.0")), wantErr: ErrSyntax},
-		{name: "value without an OBIS code", in: withCRC(hdr + lines("(1)")), wantErr: ErrSyntax},
-		{name: "OBIS group 256", in: withCRC(hdr + lines("1-0:256.8.0(1)")), wantErr: ErrSyntax},
-		{name: "OBIS group of four digits", in: withCRC(hdr + lines("1-0:0001.8.0(1)")), wantErr: ErrSyntax},
-		{name: "OBIS code with four groups", in: withCRC(hdr + lines("1-0:1.8(1)")), wantErr: ErrSyntax},
-		{name: "OBIS code with six groups", in: withCRC(hdr + lines("1-0:1.8.0.255(1)")), wantErr: ErrSyntax},
-		{name: "OBIS code with a wrong separator", in: withCRC(hdr + lines("1:0-1.8.0(1)")), wantErr: ErrSyntax},
-		{name: "non-ASCII in a value", in: withCRC(hdr + lines("0-0:96.13.0(caf\xc3\xa9)")), wantErr: ErrSyntax},
-		{name: "DEL in a value", in: withCRC(hdr + lines("0-0:96.13.0(\x7f)")), wantErr: ErrSyntax},
-		{name: "tab in a value", in: withCRC(hdr + lines("0-0:96.13.0(a\tb)")), wantErr: ErrSyntax},
-		{name: "NUL in a value", in: withCRC(hdr + lines("0-0:96.13.0(a\x00b)")), wantErr: ErrSyntax},
-		{name: "NUL at the start of a line", in: withCRC(hdr + lines("\x001-0:1.8.0(1)")), wantErr: ErrSyntax},
+		{name: "unbalanced '(' at the line end", in: hdr + lines("1-0:1.8.0(1", "1-0:2.8.0(2)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "'(' inside a value", in: hdr + lines("1-0:1.8.0(1(2)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "')' without '('", in: hdr + lines("1-0:1.8.0(1))") + "!\r\n", wantErr: ErrSyntax},
+		{name: "text after a value", in: hdr + lines("1-0:1.8.0(1)x") + "!\r\n", wantErr: ErrSyntax},
+		{name: "space between groups", in: hdr + lines("1-1:31.4.0(100*A) (063*A)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "OBIS code without a value", in: hdr + lines("1-0:1.8.0") + "!\r\n", wantErr: ErrSyntax},
+		{name: "value without an OBIS code", in: hdr + lines("(1)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "OBIS group 256", in: hdr + lines("1-0:256.8.0(1)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "OBIS group of four digits", in: hdr + lines("1-0:0001.8.0(1)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "OBIS code with four groups", in: hdr + lines("1-0:1.8(1)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "OBIS code with six groups", in: hdr + lines("1-0:1.8.0.255(1)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "OBIS code with a wrong separator", in: hdr + lines("1:0-1.8.0(1)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "non-ASCII in a value", in: hdr + lines("0-0:96.13.0(caf\xc3\xa9)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "DEL in a value", in: hdr + lines("0-0:96.13.0(\x7f)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "tab in a value", in: hdr + lines("0-0:96.13.0(a\tb)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "NUL in a value", in: hdr + lines("0-0:96.13.0(a\x00b)") + "!\r\n", wantErr: ErrSyntax},
+		{name: "NUL at the start of a line", in: hdr + lines("\x001-0:1.8.0(1)") + "!\r\n", wantErr: ErrSyntax},
 		{name: "five hex digits after '!'", in: hdr + "!12345\r\n", wantErr: ErrSyntax},
 		{name: "garbage after the CRC", in: withCRC(hdr) + "x", wantErr: ErrSyntax},
 		{name: "two telegrams", in: withCRC(hdr) + withCRC(hdr), wantErr: ErrSyntax},
@@ -427,7 +427,7 @@ func TestSpecExample(t *testing.T) {
 	// The placeholder capture times of channels 2 and 3.
 	for _, code := range []string{"0-2:24.2.1", "0-3:24.2.1"} {
 		v := tg.Find(MustParseOBIS(code)).Values[0]
-		if _, ok := v.Time(); ok || !v.IsPlaceholder() || v.Kind() != KindTime {
+		if _, ok := v.Time(nil); ok || !v.IsPlaceholder() || v.Kind() != KindTime {
 			t.Errorf("%s: %q is not a placeholder time", code, v)
 		}
 	}
@@ -450,7 +450,11 @@ func TestPowerFailures(t *testing.T) {
 				{time.Date(2010, 12, 8, 15, 10, 4, 0, time.FixedZone("CET", 3600)), 301 * time.Second},
 			}, true},
 		{"empty log", "1-0:99.97.0(0)(0-0:96.7.19)", []PowerFailure{}, true},
-		{"placeholder end", "1-0:99.97.0(1)(0-0:96.7.19)(000101010000W)(2147483648*s)", []PowerFailure{{time.Time{}, 2147483648 * time.Second}}, true},
+		// The empty slots some meters fill the log with are left out;
+		// an entry with a placeholder end but a real duration is kept.
+		{"empty slots", "1-0:99.97.0(3)(0-0:96.7.19)(000104180320W)(0000237126*s)(000101000001W)(2147483647*s)(000102000003W)(2317482647*s)",
+			[]PowerFailure{{time.Time{}, 237126 * time.Second}}, true},
+		{"empty slot, no letter", "1-0:99.97.0(1)(0-0:96.7.19)(000101010000)(2147483648*s)", []PowerFailure{}, true},
 		{"count does not match", "1-0:99.97.0(3)(0-0:96.7.19)(101208152415W)(0000000240*s)", nil, false},
 		{"duration in hours", "1-0:99.97.0(1)(0-0:96.7.19)(101208152415W)(0000000240*h)", nil, false},
 		{"not a count", "1-0:99.97.0(x)(0-0:96.7.19)", nil, false},

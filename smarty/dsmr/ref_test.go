@@ -33,6 +33,8 @@ func refParse(data []byte) refResult {
 		}
 	}
 	res := refResult{header: string(header), crc: -1}
+	vouched := refVouched(data)
+	skipping := false // after a line left out, until a line that does not continue it
 	rest := data[eol:]
 	for {
 		rest = bytes.TrimLeft(rest, "\r\n")
@@ -50,44 +52,15 @@ func refParse(data []byte) refResult {
 		if len(rest) == 0 {
 			return syntax // the last line must end, and be followed by '!'
 		}
-		var groups []byte
-		switch c := line[0]; {
-		case c == '(':
-			if len(res.objects) == 0 {
-				return syntax
-			}
-			groups = line
-		case c >= '0' && c <= '9':
-			k := bytes.IndexByte(line, '(')
-			if k < 0 {
-				return syntax
-			}
-			o, ok := refOBIS(string(line[:k]))
-			if !ok {
-				return syntax
-			}
-			res.objects = append(res.objects, refObject{obis: o})
-			groups = line[k:]
-		default:
-			return syntax
+		if skipping && line[0] == '(' {
+			continue
 		}
-		for len(groups) > 0 {
-			if groups[0] != '(' {
+		skipping = false
+		if !refLine(&res, line) {
+			if !vouched {
 				return syntax
 			}
-			k := bytes.IndexByte(groups, ')')
-			if k < 0 {
-				return syntax
-			}
-			v := groups[1:k]
-			for _, c := range v {
-				if c < 0x20 || c > 0x7E || c == '(' {
-					return syntax
-				}
-			}
-			last := &res.objects[len(res.objects)-1]
-			last.values = append(last.values, string(v))
-			groups = groups[k+1:]
+			skipping = true
 		}
 	}
 	if len(res.objects) == 0 {
@@ -115,6 +88,76 @@ func refParse(data []byte) refResult {
 		}
 	}
 	return res
+}
+
+// refLine adds the object or the values of one line to res, and reports
+// whether the line is well formed; res is unchanged when it is not.
+func refLine(res *refResult, line []byte) bool {
+	var groups []byte
+	var obj *refObject
+	switch c := line[0]; {
+	case c == '(':
+		if len(res.objects) == 0 {
+			return false
+		}
+		groups = line
+	case c >= '0' && c <= '9':
+		k := bytes.IndexByte(line, '(')
+		if k < 0 {
+			return false
+		}
+		o, ok := refOBIS(string(line[:k]))
+		if !ok {
+			return false
+		}
+		obj = &refObject{obis: o}
+		groups = line[k:]
+	default:
+		return false
+	}
+	var values []string
+	for len(groups) > 0 {
+		if groups[0] != '(' {
+			return false
+		}
+		k := bytes.IndexByte(groups, ')')
+		if k < 0 {
+			return false
+		}
+		v := groups[1:k]
+		for _, c := range v {
+			if c < 0x20 || c > 0x7E || c == '(' {
+				return false
+			}
+		}
+		values = append(values, string(v))
+		groups = groups[k+1:]
+	}
+	if obj != nil {
+		obj.values = values
+		res.objects = append(res.objects, *obj)
+	} else {
+		last := &res.objects[len(res.objects)-1]
+		last.values = append(last.values, values...)
+	}
+	return true
+}
+
+// refVouched reports whether data ends with a '!' at the start of a line,
+// one to four hex digits that are the CRC of what comes before, and only
+// white space, the condition for leaving bad lines out.
+func refVouched(data []byte) bool {
+	tail := bytes.TrimRight(data, "\r\n \t\x00")
+	k := bytes.LastIndexByte(tail, '!')
+	if k < 1 || (data[k-1] != '\r' && data[k-1] != '\n') {
+		return false
+	}
+	digits := tail[k+1:]
+	if len(digits) == 0 || len(digits) > 4 {
+		return false
+	}
+	v, err := strconv.ParseUint(string(digits), 16, 16)
+	return err == nil && crcBitwise(data[:k+1]) == uint16(v)
 }
 
 type refResult struct {

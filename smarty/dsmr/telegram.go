@@ -1,11 +1,13 @@
 package dsmr
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"math/bits"
+	"time"
 )
 
 // Telegram is a parsed DSMR telegram: the identification line, the objects
@@ -20,6 +22,11 @@ import (
 // The methods that only read a Telegram may be called from several
 // goroutines at once; UnmarshalText may not run beside any of them.
 type Telegram struct {
+	// Location is the time zone of the meter's clock, in which Time,
+	// MBus and PowerFailures read its timestamps (see [Value.Time]); nil
+	// means [DefaultZone]. Parsing keeps it, and Clone copies it.
+	Location *time.Location
+
 	raw        []byte   // the telegram; cap(raw) >= len(raw)+len(padding)
 	header     string   // identification line without '/', "" when empty
 	lastHeader string   // the last header seen, to reuse its string
@@ -28,6 +35,10 @@ type Telegram struct {
 	recs       []objRec // scratch for parse
 	crc        uint16
 	hasCRC     bool
+	skipped    []LineError // lines left out of a telegram its CRC vouches for
+	// lineAt and lineNo are a line start and its number, where errorf
+	// may start counting lines.
+	lineAt, lineNo int
 }
 
 // Object is one line of a telegram: an OBIS code and its bracketed groups.
@@ -59,6 +70,20 @@ func (e *SyntaxError) Error() string {
 }
 
 func (e *SyntaxError) Unwrap() error { return ErrSyntax }
+
+// LineError is a line of a telegram that does not parse and was left out:
+// a telegram whose CRC verifies is kept without it (see
+// [Telegram.UnmarshalText]).
+type LineError struct {
+	Line   int    // line number, 1 is the identification line
+	Offset int    // byte offset of the line's first byte in the telegram
+	Text   string // the line as the meter sent it, without its line end
+	Msg    string // what is wrong with it
+}
+
+func (e *LineError) Error() string {
+	return fmt.Sprintf("dsmr: line %d skipped: %s: %q", e.Line, e.Msg, e.Text)
+}
 
 // CRCError reports a checksum that does not match the telegram's content:
 // the telegram was corrupted on the way (a bad cable, a torn read) or, for
@@ -99,10 +124,15 @@ func Parse(data []byte) (*Telegram, error) {
 // it, as the old M-Bus form 0-1:24.3.0 does. There is no limit on the length
 // of a line or a value; the memory t uses grows linearly with len(data).
 //
-// A telegram that breaks the grammar gives a *SyntaxError, and t is left
-// empty. A telegram that parses but whose checksum does not match gives a
-// *CRCError; t then holds the parsed content, for callers that want to look
-// at it anyway.
+// A line that breaks the grammar in a telegram whose checksum matches is
+// left out, with what follows it when that continues it (a line that starts
+// with '('): the meter vouches for those bytes, and one line a parser does
+// not know must not cost the others. UnmarshalText then returns nil and
+// [Telegram.LineErrors] lists the lines left out. A telegram without a
+// checksum (DSMR 2.2, 3) or whose checksum does not match gets no such
+// leeway: a *SyntaxError, and t is left empty. A telegram that parses but
+// whose checksum does not match gives a *CRCError; t then holds the parsed
+// content, for callers that want to look at it anyway.
 func (t *Telegram) UnmarshalText(data []byte) error {
 	// The copy is followed by padding (see parse), in the same buffer.
 	switch need := len(data) + len(padding); {
@@ -142,6 +172,8 @@ func (t *Telegram) reset() {
 	t.recs = t.recs[:0]
 	t.hasCRC = false
 	t.crc = 0
+	t.skipped = t.skipped[:0]
+	t.lineAt, t.lineNo = 0, 1
 }
 
 // padding is appended to the telegram while it is parsed: zero bytes that
@@ -158,10 +190,13 @@ const (
 
 // errorf returns a *SyntaxError for the byte at off.
 func (t *Telegram) errorf(off int, format string, args ...any) *SyntaxError {
-	line := 1
-	for k, c := range t.raw[:min(off, len(t.raw))] {
+	line, from := 1, 0
+	if t.lineAt <= off {
+		line, from = t.lineNo, t.lineAt
+	}
+	for k := from; k < min(off, len(t.raw)); k++ {
 		// A line ends with LF, CR LF, or a lone CR.
-		if c == '\n' || c == '\r' && (k+1 >= len(t.raw) || t.raw[k+1] != '\n') {
+		if c := t.raw[k]; c == '\n' || c == '\r' && (k+1 >= len(t.raw) || t.raw[k+1] != '\n') {
 			line++
 		}
 	}
@@ -240,6 +275,17 @@ func (t *Telegram) parse() error {
 	}
 
 	recs, values, end, ok := scan(b, i, t.recs[:0], t.values[:0])
+	if !ok {
+		if bang := t.vouched(); bang > 0 {
+			var err *SyntaxError
+			recs, values, end, err = t.skipLines(b, bang, recs, values, end)
+			if err != nil {
+				t.recs, t.values = recs, values
+				return err
+			}
+			ok = true
+		}
+	}
 	t.recs, t.values = recs, values
 	if !ok {
 		return t.explain(b, end, len(recs) > 0)
@@ -249,6 +295,101 @@ func (t *Telegram) parse() error {
 	}
 	t.objects = buildObjects(t.objects[:0], recs, values)
 	return t.parseEnd(end)
+}
+
+// vouched returns the position of the final '!' when the telegram ends
+// with a checksum that matches its content, 0 otherwise: a '!' at the start
+// of a line, one to four hex digits, and only line ends, spaces, tabs and
+// NUL bytes after them.
+func (t *Telegram) vouched() int {
+	b := t.raw
+	j := len(b)
+	for j > 0 && (b[j-1] == '\r' || b[j-1] == '\n' || b[j-1] == ' ' || b[j-1] == '\t' || b[j-1] == 0) {
+		j--
+	}
+	i := j
+	for i > 0 && j-i < 4 && unhex(b[i-1]) >= 0 {
+		i--
+	}
+	bang := i - 1
+	if i == j || bang < 1 || b[bang] != '!' || b[bang-1] != '\r' && b[bang-1] != '\n' {
+		return 0
+	}
+	var crc uint16
+	for _, c := range b[i:j] {
+		crc = crc<<4 | uint16(unhex(c))
+	}
+	if Checksum(b[:bang+1]) != crc {
+		return 0
+	}
+	return bang
+}
+
+// skipLines goes on where scan found a fault at b[bad], in a telegram
+// whose checksum matches (its '!' at b[bang]): it leaves out the faulty
+// line, and the lines after it that continue it, records them in
+// t.skipped, takes back what scan had kept of them, and scans on, as many
+// times as it takes. The work stays linear in the size of the telegram.
+func (t *Telegram) skipLines(b []byte, bang int, recs []objRec, values []Value, bad int) ([]objRec, []Value, int, *SyntaxError) {
+	for {
+		start := bad
+		for start > 0 && b[start-1] != '\r' && b[start-1] != '\n' {
+			start--
+		}
+		serr := t.explain(b, bad, len(recs) > 0)
+		// Take back the object and the values scan kept of the line.
+		if c := b[start]; c >= '0' && c <= '9' {
+			if _, n, ok := scanOBIS(b[start:bang]); ok && b[start+n] == '(' {
+				recs = recs[:len(recs)-1]
+			}
+		}
+		values = values[:len(values)-bytes.Count(b[start:bad], []byte{')'})]
+		end := start
+		for end < bang && b[end] != '\r' && b[end] != '\n' {
+			end++
+		}
+		if end >= bang {
+			return recs, values, bad, serr // cannot happen: '!' starts a line
+		}
+		t.skipped = append(t.skipped, LineError{Line: serr.Line, Offset: start, Text: string(b[start:end]), Msg: serr.Msg})
+		t.lineAt, t.lineNo = start, serr.Line
+		first := serr.Line
+		// Lines that continue the one left out go with it.
+		for {
+			next := end
+			for next < bang && (b[next] == '\r' || b[next] == '\n') {
+				next++
+			}
+			if b[next] != '(' {
+				break
+			}
+			nend := next
+			for nend < bang && b[nend] != '\r' && b[nend] != '\n' {
+				nend++
+			}
+			line := t.errorf(next, "").Line
+			t.lineAt, t.lineNo = next, line
+			t.skipped = append(t.skipped, LineError{Line: line, Offset: next, Text: string(b[next:nend]),
+				Msg: fmt.Sprintf("continues line %d, which was left out", first)})
+			end = nend
+		}
+		var ok bool
+		recs, values, bad, ok = scan(b, end, recs, values)
+		if ok {
+			return recs, values, bad, nil
+		}
+	}
+}
+
+// LineErrors returns the lines that were left out of the telegram because
+// they do not parse, in telegram order; nil when there were none. Only a
+// telegram whose checksum matches can have them (see
+// [Telegram.UnmarshalText]). The slice belongs to t.
+func (t *Telegram) LineErrors() []LineError {
+	if len(t.skipped) == 0 {
+		return nil
+	}
+	return t.skipped
 }
 
 // objRec is an object while the telegram is being scanned: its code, one
@@ -539,7 +680,7 @@ func (t *Telegram) CRC() (crc uint16, ok bool) { return t.crc, t.hasCRC }
 // Clone returns a deep copy of t that stays valid when t is parsed into
 // again.
 func (t *Telegram) Clone() *Telegram {
-	c := new(Telegram)
+	c := &Telegram{Location: t.Location}
 	// Parsing the same bytes again gives the same result, CRC error included.
 	_ = c.UnmarshalText(t.raw)
 	return c

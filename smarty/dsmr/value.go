@@ -2,6 +2,7 @@ package dsmr
 
 import (
 	"encoding/hex"
+	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -32,7 +33,7 @@ const (
 	// KindTime is a timestamp YYMMDDhhmmssX with X = S (summer) or W
 	// (winter), including the placeholders meters send for "no time"; or,
 	// from DSMR 2.2 and 3 meters, the twelve digits alone when they make a
-	// valid time (see IsPlaceholder).
+	// valid time (see [Value.IsPlaceholder]).
 	KindTime
 	// KindOBIS is an OBIS code used as a value, as in the power-failure log.
 	KindOBIS
@@ -105,30 +106,41 @@ func (v Value) Unit() string {
 	return internUnit(u)
 }
 
-// Time returns the instant a timestamp value denotes. ok is false when the
-// value is not a timestamp, or is one of the placeholders that mean "no
-// time" (such as 632525252525S or 000101010000W); IsPlaceholder tells the
-// two apart.
+// Time returns the instant a timestamp value denotes, read in the meter's
+// time zone loc (nil: [DefaultZone]; see [LoadLocation]). ok is false when
+// the value is not a timestamp, or is a placeholder that means "no time"
+// ([Value.IsPlaceholder] tells the two apart).
 //
-// The meter writes local time with S (summer, CEST, UTC+2) or W (winter, CET,
-// UTC+1); the letter settles the hour that occurs twice in October, and is
-// trusted over the calendar. When the letter is missing, as on DSMR 2.2 and
-// 3 meters, the European summer-time rule decides: a time in the hour that
-// occurs twice is taken as summer time (the first of the two), a time in
-// the hour skipped in March as winter time. The result is in a fixed zone
-// named CET or CEST, so that no time zone database is needed.
-func (v Value) Time() (t time.Time, ok bool) {
+// One rule for all meters: the calendar of loc decides the offset, and the
+// S (summer) or W (winter) letter only settles the hour that occurs twice
+// when the clocks go back, S or no letter (DSMR 2.2 and 3) for its first
+// pass, W for its second. A letter that contradicts the calendar is
+// ignored: Belgian meters stamp 1 March as 200301000000S, and mean local
+// midnight, +01:00. A time in the hour skipped when the clocks go forward
+// is read with the offset before it. The result is in loc.
+func (v Value) Time(loc *time.Location) (t time.Time, ok bool) {
 	if timestampForm(v.raw) != validTimestamp {
 		return time.Time{}, false
 	}
-	return parseTimestamp(v.raw)
+	if loc == nil {
+		loc = luxembourg
+	}
+	b := v.raw
+	two := func(i int) int { return int(b[i]-'0')*10 + int(b[i+1]-'0') }
+	var letter byte
+	if len(b) == 13 {
+		letter = b[12]
+	}
+	return wallTime(2000+two(0), time.Month(two(2)), two(4), two(6), two(8), two(10), letter, loc), true
 }
 
-// IsPlaceholder reports whether the value is a timestamp that stands for "no
-// time": twelve digits that make no valid date, such as 632525252525S or
-// 000000000000W, or the start of 2000, 000101010000W (also with S, without
-// the letter, or with hour 00 or 02). Without the letter, digits that make
-// no date are a placeholder only when they are all zero.
+// IsPlaceholder reports whether the value is a timestamp that stands for
+// "no time": twelve digits and S or W that make no valid date, such as
+// 632525252525S or 000000000000W; any time in the year 2000 (YY = 00,
+// the clock's reset value: 000101010000W, the empty slots 000101000001W of
+// a power-failure log); any time in 1970 (YY = 70, the Unix epoch:
+// 700101010000W). Without the letter, digits that make no date are a
+// placeholder only when they are all zero.
 func (v Value) IsPlaceholder() bool {
 	return timestampForm(v.raw) == placeholderTimestamp
 }
@@ -139,45 +151,48 @@ func (v Value) OBIS() (OBIS, bool) {
 	return o, ok && n == len(v.raw)
 }
 
+// errNotText is what [Value.AppendText] returns for a value that is not
+// hex-encoded text.
+var errNotText = errors.New("dsmr: the value is not hex-encoded text")
+
 // Text decodes a hex-encoded octet string such as the meter id
 // 53414731303330373030313134303034 ("SAG1030700114004") or a message
 // (0-0:96.13.0, up to 1024 hex digits). ok is false when the value is
 // empty, not an even number of hex digits, or decodes to bytes that are not
 // text: invalid UTF-8, or control characters other than tab, CR and LF.
-// AppendText is the same without making a string.
 func (v Value) Text() (string, bool) {
 	var buf [64]byte
-	b, ok := v.AppendText(buf[:0])
-	if !ok {
+	b, err := v.AppendText(buf[:0])
+	if err != nil {
 		return "", false
 	}
 	return string(b), true
 }
 
-// AppendText appends the text Text returns to dst and returns the extended
-// slice, for a caller that builds output without allocating. When the value
-// is not text (see Text), ok is false and the slice returned holds dst's
-// bytes, with dst's length. It allocates only when dst has no room.
-func (v Value) AppendText(dst []byte) (_ []byte, ok bool) {
+// AppendText appends the text [Value.Text] decodes to b, in the shape of
+// [encoding.TextAppender], for a caller that builds output without
+// allocating. When the value is not text it returns b unchanged and an
+// error. It allocates only when b has no room.
+func (v Value) AppendText(b []byte) ([]byte, error) {
 	n := len(v.raw) / 2
 	if n == 0 || len(v.raw)%2 != 0 {
-		return dst, false
+		return b, errNotText
 	}
-	start := len(dst)
-	dst = slices.Grow(dst, n)
-	out := dst[start : start+n]
+	start := len(b)
+	b = slices.Grow(b, n)
+	out := b[start : start+n]
 	if _, err := hex.Decode(out, v.raw); err != nil {
-		return dst[:start], false
+		return b[:start], errNotText
 	}
 	for _, c := range out {
 		if c < 0x20 && c != '\r' && c != '\n' && c != '\t' || c == 0x7F {
-			return dst[:start], false
+			return b[:start], errNotText
 		}
 	}
 	if !utf8.Valid(out) {
-		return dst[:start], false
+		return b[:start], errNotText
 	}
-	return dst[:start+n], true
+	return b[:start+n], nil
 }
 
 // int returns the value of a count such as "003" or "00069": one to nine
@@ -213,7 +228,8 @@ func (d Decimal) Float64() float64 {
 		return float64(d.Coef) / pow10[d.Scale]
 	}
 	var b [48]byte
-	f, err := strconv.ParseFloat(string(d.AppendText(b[:0])), 64)
+	text, _ := d.AppendText(b[:0])
+	f, err := strconv.ParseFloat(string(text), 64)
 	if err != nil {
 		return math.NaN() // not reached: AppendText writes a valid number
 	}
@@ -224,11 +240,13 @@ func (d Decimal) Float64() float64 {
 // "0.000".
 func (d Decimal) String() string {
 	var b [24]byte
-	return string(d.AppendText(b[:0]))
+	text, _ := d.AppendText(b[:0])
+	return string(text)
 }
 
-// AppendText appends the text of String to b.
-func (d Decimal) AppendText(b []byte) []byte {
+// AppendText appends the text of [Decimal.String] to b. It implements
+// [encoding.TextAppender] and never fails.
+func (d Decimal) AppendText(b []byte) ([]byte, error) {
 	c := d.Coef
 	if c < 0 {
 		b = append(b, '-')
@@ -241,25 +259,26 @@ func (d Decimal) AppendText(b []byte) []byte {
 	s := strconv.AppendUint(digits[:0], u, 10)
 	scale := int(d.Scale)
 	if scale == 0 {
-		return append(b, s...)
+		return append(b, s...), nil
 	}
 	if len(s) <= scale {
 		b = append(b, '0', '.')
 		for i := len(s); i < scale; i++ {
 			b = append(b, '0')
 		}
-		return append(b, s...)
+		return append(b, s...), nil
 	}
 	b = append(b, s[:len(s)-scale]...)
 	b = append(b, '.')
-	return append(b, s[len(s)-scale:]...)
+	return append(b, s[len(s)-scale:]...), nil
 }
 
-// MarshalText implements encoding.TextMarshaler with the text of String.
-func (d Decimal) MarshalText() ([]byte, error) { return d.AppendText(nil), nil }
+// MarshalText implements [encoding.TextMarshaler] with the text of
+// [Decimal.String].
+func (d Decimal) MarshalText() ([]byte, error) { return d.AppendText(nil) }
 
 // MarshalJSON writes d as a JSON number with its decimals kept.
-func (d Decimal) MarshalJSON() ([]byte, error) { return d.AppendText(nil), nil }
+func (d Decimal) MarshalJSON() ([]byte, error) { return d.AppendText(nil) }
 
 // parseNumber reads [-]digits[.digits][*unit]. At most 18 significant
 // digits, so that the coefficient fits an int64, and 18 decimals; leading
@@ -351,10 +370,11 @@ const (
 )
 
 // timestampForm classifies b. A timestamp is YYMMDDhhmmssX with X = S or
-// W, or the twelve digits alone (DSMR 2.2 and 3). With the letter, twelve
-// digits that make no valid time are a placeholder; without it, only
-// 000000000000 and the start of 2000 are, and other digits that make no
-// time are not a timestamp (they may be a number).
+// W, or the twelve digits alone (DSMR 2.2 and 3). A date in the year 2000
+// or 1970 is a placeholder (see Value.IsPlaceholder); so are, with the
+// letter, twelve digits that make no date; without it, only 000000000000
+// is, and other digits that make no time are not a timestamp (they may be
+// a number).
 func timestampForm(b []byte) int {
 	switch len(b) {
 	case 13:
@@ -370,10 +390,10 @@ func timestampForm(b []byte) int {
 			return notTimestamp
 		}
 	}
-	if isStartOf2000(b) {
-		return placeholderTimestamp
-	}
-	if _, ok := parseTimestamp(b); ok {
+	if isDate(b) {
+		if yy := string(b[:2]); yy == "00" || yy == "70" {
+			return placeholderTimestamp
+		}
 		return validTimestamp
 	}
 	if len(b) == 13 || string(b) == "000000000000" {
@@ -382,44 +402,13 @@ func timestampForm(b []byte) int {
 	return notTimestamp
 }
 
-// isStartOf2000 reports whether the twelve digits b are 2000-01-01 at 00:00,
-// 01:00 or 02:00: the "no time" 000101010000W (2000-01-01 00:00 UTC) in
-// each of the forms a meter might write it.
-func isStartOf2000(b []byte) bool {
-	return string(b[:6]) == "000101" && b[6] == '0' && b[7] <= '2' && string(b[8:12]) == "0000"
-}
-
 func isTimestamp(b []byte) bool { return timestampForm(b) != notTimestamp }
 
-var (
-	cet  = time.FixedZone("CET", 1*60*60)
-	cest = time.FixedZone("CEST", 2*60*60)
-)
-
-// parseTimestamp converts twelve digits and an optional S or W. ok is
-// false for dates that do not exist and for the "no time" date 00-01-01
-// 01:00:00 (2000-01-01 00:00 UTC, written 000101010000W), which is also
-// accepted as 00:00 and 02:00.
-func parseTimestamp(b []byte) (time.Time, bool) {
+// isDate reports whether the twelve digits b are a valid date and time.
+func isDate(b []byte) bool {
 	two := func(i int) int { return int(b[i]-'0')*10 + int(b[i+1]-'0') }
-	yy, mo, dd, hh, mi, ss := two(0), two(2), two(4), two(6), two(8), two(10)
-	if mo < 1 || mo > 12 || dd < 1 || dd > daysIn(mo, 2000+yy) || hh > 23 || mi > 59 || ss > 59 {
-		return time.Time{}, false
-	}
-	if isStartOf2000(b) {
-		return time.Time{}, false // 000101010000W: "no time"
-	}
-	year, month := 2000+yy, time.Month(mo)
-	switch {
-	case len(b) == 13 && b[12] == 'S':
-		return time.Date(year, month, dd, hh, mi, ss, 0, cest), true
-	case len(b) == 13:
-		return time.Date(year, month, dd, hh, mi, ss, 0, cet), true
-	}
-	if t := time.Date(year, month, dd, hh, mi, ss, 0, cest); isEUSummerTime(t) {
-		return t, true
-	}
-	return time.Date(year, month, dd, hh, mi, ss, 0, cet), true
+	mo, dd, hh, mi, ss := two(2), two(4), two(6), two(8), two(10)
+	return mo >= 1 && mo <= 12 && dd >= 1 && dd <= daysIn(mo, 2000+two(0)) && hh <= 23 && mi <= 59 && ss <= 59
 }
 
 func daysIn(month, year int) int {
@@ -433,20 +422,4 @@ func daysIn(month, year int) int {
 		return 30
 	}
 	return 31
-}
-
-// isEUSummerTime reports whether t falls in European summer time, which runs
-// from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday
-// of October.
-func isEUSummerTime(t time.Time) bool {
-	u := t.UTC()
-	y := u.Year()
-	start := lastSunday(y, time.March).Add(time.Hour)
-	end := lastSunday(y, time.October).Add(time.Hour)
-	return !u.Before(start) && u.Before(end)
-}
-
-func lastSunday(year int, month time.Month) time.Time {
-	d := time.Date(year, month+1, 0, 0, 0, 0, 0, time.UTC) // last day of month
-	return d.AddDate(0, 0, -int(d.Weekday()))
 }
