@@ -2,7 +2,10 @@
 // dump.bin` records, or the same bytes as hex text.
 //
 //	OfflineDecryption -key KEY [-format text|json] [FILE...]
+//	OfflineDecryption -key KEY -quarters [-refPower KW] [FILE...]
 //
+// With -quarters it prints the quarter-hours of the energy registers as
+// CSV instead of the telegrams (docs/quarter-hour.md).
 // With no FILE, or with "-", it reads standard input. Raw and hex dumps are
 // told apart by themselves; plain telegrams in a dump are passed through.
 // Telegrams go to standard output, a summary of what was found to standard
@@ -49,6 +52,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"standard error. Exit status: 0 every frame decoded, 1 some failed or none found, 2 usage.", stdout, stderr)
 	keys := cli.AddKeyFlags(fset, true)
 	kind := cli.AddFormatFlag(fset)
+	qf := addQuarterFlags(fset)
 	if err := cli.Parse(fset, args); err != nil {
 		return err
 	}
@@ -71,7 +75,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
+	quarters, err := qf.output(fset, out)
+	if err != nil {
+		return err
+	}
 	d := &decoder{
+		quarters: quarters,
 		keys:     keys,
 		cipher:   c,
 		out:      format.NewWriter(out, *kind),
@@ -89,6 +98,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		if ctx.Err() != nil {
 			break
+		}
+	}
+	if quarters != nil {
+		if err := quarters.finish(stderr); err != nil {
+			return err
 		}
 	}
 	if err := out.Flush(); err != nil {
@@ -126,6 +140,7 @@ func checkFile(n string) error {
 }
 
 type decoder struct {
+	quarters *quarterOutput // -quarters
 	keys     *cli.KeyFlags
 	cipher   *smarty.Cipher
 	out      *format.Writer
@@ -351,7 +366,7 @@ func (d *decoder) file(ctx context.Context, input string, stdin io.Reader) (summ
 		for _, e := range tracker.Observe(m) {
 			glog.Warningf("%s: byte %d: %v", label, e.Offset, e)
 		}
-		if err := d.out.WriteMessage(m); err != nil {
+		if err := d.write(m); err != nil {
 			return s, fmt.Errorf("writing the telegrams: %w", err)
 		}
 		if streaming {
