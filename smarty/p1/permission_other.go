@@ -1,6 +1,9 @@
-//go:build !linux
+//go:build !unix
 
 package p1
 
-// permissionHint says how to get the right to open a serial port.
-const permissionHint = "run as a user allowed to use serial ports (on most systems a member of the dialout or uucp group)"
+// permissionAdvice says, after "permission denied on DEVICE", how to get
+// the right to open a serial port.
+func permissionAdvice(string) string {
+	return ": run as a user allowed to use serial ports"
+}

@@ -6,20 +6,24 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 )
 
-// Errors wrapped by the *DeviceError values of Open and of a Source's Read,
-// beside fs.ErrNotExist (no such device) and fs.ErrPermission (not allowed
-// to open it), which are wrapped too.
+// Kinds of device errors. A [*DeviceError] wraps one of them, or
+// [fs.ErrNotExist] (no such device) or [fs.ErrPermission] (not allowed to
+// open it); test them with [errors.Is].
 var (
 	// ErrBusy means another program holds the serial port.
 	ErrBusy = errors.New("p1: device busy")
-	// ErrNotSerial means the device exists but is not a serial port.
+	// ErrNotSerial means the device exists but is not a serial port: a
+	// directory, a character device that is not a terminal (/dev/null), a
+	// block device or a socket.
 	ErrNotSerial = errors.New("p1: not a serial port")
 	// ErrDisconnected means a source that was open went away: the USB
 	// cable was unplugged, the network adapter closed or reset the
@@ -29,17 +33,17 @@ var (
 	// connection was refused, timed out, or no route leads to the host.
 	ErrUnreachable = errors.New("p1: device unreachable")
 	// ErrInvalidDevice means the device name cannot be used as it is
-	// written, such as tcp://host without a port.
+	// written: tcp://host without a port, or host:port without tcp://.
 	ErrInvalidDevice = errors.New("p1: invalid device name")
 )
 
-// DeviceError is the error of Open, and of a Source's Read when the
-// device goes away. Its message says what went wrong with which device and
-// what to do about it. It wraps both a kind (ErrBusy, ErrNotSerial,
-// ErrDisconnected, ErrUnreachable, ErrInvalidDevice, fs.ErrNotExist,
-// fs.ErrPermission) and
-// the cause reported by the operating system, so that errors.Is works with
-// either:
+// DeviceError is the error of [Open], and of a [Source]'s Read when the
+// device goes away. Its message says what went wrong with which device,
+// and what to do when no command-line flag is involved ("add your user to
+// the group dialout"). It wraps both a kind ([ErrBusy], [ErrNotSerial],
+// [ErrDisconnected], [ErrUnreachable], [ErrInvalidDevice],
+// [fs.ErrNotExist], [fs.ErrPermission]) and the cause reported by the
+// operating system, so that [errors.Is] works with either:
 //
 //	if errors.Is(err, fs.ErrNotExist) { ... }
 type DeviceError struct {
@@ -52,7 +56,8 @@ type DeviceError struct {
 	// none of them.
 	Kind error
 	// Err is the cause as the operating system or the serial library
-	// reported it.
+	// reported it; nil when the device was refused before it was opened
+	// (a directory, a malformed name).
 	Err error
 
 	msg string // what happened and what to do, without the "p1: " prefix
@@ -92,19 +97,18 @@ const tcpScheme = "tcp://"
 //
 // Read never returns (0, nil): the silence of a serial port between two
 // telegrams is waited out inside Read. When the device goes away, Read
-// fails with a *DeviceError wrapping ErrDisconnected; the Source is then
-// dead and the device must be opened again. Only a file ends with io.EOF.
+// fails with a [*DeviceError] wrapping [ErrDisconnected]; the Source is
+// then dead and the device must be opened again. Only a file ends with
+// [io.EOF].
 //
-// Close may be called at any time from any goroutine, also while a Read is
-// blocked: that Read returns at once with an error wrapping fs.ErrClosed.
-// Cancelling the context given to Open does the same, and that Read then
-// returns the context's error.
+// Close may be called at any time from any goroutine, also while a Read
+// is blocked: that Read returns at once with an error wrapping
+// [fs.ErrClosed]. Nothing else ends a Source: the context given to Open
+// bounds the opening only.
 type Source struct {
 	device string
 	kind   sourceKind
 	rc     io.ReadCloser
-	ctx    context.Context
-	stop   func() bool // unregisters the close-on-cancel hook
 
 	pending error // an error that came with the last bytes read
 
@@ -124,12 +128,16 @@ const (
 // Open opens the P1 byte stream named by device:
 //
 //   - "tcp://host:port": a network P1 adapter or ser2net, over TCP;
-//   - the path of a regular file or of a named pipe: its bytes, then io.EOF;
-//   - anything else: a serial port (/dev/ttyUSB0, COM3) at 115200 baud, 8N1.
+//   - the path of a regular file or of a named pipe: its bytes (a
+//     capture of the port), then [io.EOF];
+//   - anything else: a serial port (/dev/ttyUSB0, COM3) at 115200 baud,
+//     8N1.
 //
-// ctx bounds the opening (a TCP dial gives up when it is done) and the life
-// of the Source: when ctx is done, the Source is closed, which unblocks a
-// pending Read. Errors are *DeviceError values whose text says what to do.
+// ctx bounds the opening only (a TCP dial gives up when it is done); once
+// open, the Source lives until Close. Errors are [*DeviceError] values
+// that name the real cause: a device that is not there, host:port written
+// without tcp://, a directory or another file that is no serial port, a
+// permission denied with the device's owner, group and mode.
 func Open(ctx context.Context, device string) (*Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -139,16 +147,18 @@ func Open(ctx context.Context, device string) (*Source, error) {
 		kind sourceKind
 		err  error
 	)
-	switch {
-	case strings.HasPrefix(strings.ToLower(device), tcpScheme):
+	if strings.HasPrefix(strings.ToLower(device), tcpScheme) {
 		kind = kindTCP
 		rc, err = dialTCP(ctx, device)
-	case isPlainFile(device):
-		kind = kindFile
-		rc, err = openFile(device)
-	default:
-		kind = kindSerial
-		rc, err = openSerial(device)
+	} else {
+		kind, err = checkPath(device)
+		if err == nil {
+			if kind == kindFile {
+				rc, err = openFile(device)
+			} else {
+				rc, err = openSerial(device)
+			}
+		}
 	}
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -156,14 +166,7 @@ func Open(ctx context.Context, device string) (*Source, error) {
 		}
 		return nil, err
 	}
-	return newSource(ctx, device, kind, rc), nil
-}
-
-// newSource wraps an open device; when ctx is done it is closed.
-func newSource(ctx context.Context, device string, kind sourceKind, rc io.ReadCloser) *Source {
-	s := &Source{device: device, kind: kind, rc: rc, ctx: ctx}
-	s.stop = context.AfterFunc(ctx, func() { s.close() })
-	return s
+	return &Source{device: device, kind: kind, rc: rc}, nil
 }
 
 // Device returns the device name given to Open.
@@ -194,7 +197,7 @@ func (s *Source) Read(p []byte) (int, error) {
 		}
 		if err == nil {
 			// A serial port's read timeout expired: silence on the
-			// line. Look at the context, then wait again.
+			// line. Look at Close, then wait again.
 			continue
 		}
 		if s.closed.Load() {
@@ -206,22 +209,12 @@ func (s *Source) Read(p []byte) (int, error) {
 
 // closedError is the error of a Read on a closed Source.
 func (s *Source) closedError() error {
-	if err := s.ctx.Err(); err != nil {
-		return err
-	}
 	return fmt.Errorf("p1: read %s: %w", s.device, fs.ErrClosed)
 }
 
 // Close closes the device. It is safe to call more than once and from any
 // goroutine; a Read blocked in another goroutine returns.
 func (s *Source) Close() error {
-	if s.stop != nil {
-		s.stop()
-	}
-	return s.close()
-}
-
-func (s *Source) close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.closeErr = s.rc.Close()
@@ -244,15 +237,47 @@ func (s *Source) readError(err error) error {
 	return &DeviceError{Device: s.device, Op: "read", Err: err}
 }
 
-// isPlainFile reports whether name is a regular file or a named pipe,
-// which are read as they are rather than as a serial port.
-func isPlainFile(name string) bool {
-	fi, err := os.Stat(name)
+// checkPath looks at a device that is not tcp://: a regular file or a
+// named pipe is read as a file, a character device as a serial port, and
+// anything else is refused with the reason. A name the system does not
+// know is left to the serial library (COM3 is no file), unless it is
+// host:port, a network adapter written without tcp://.
+func checkPath(device string) (sourceKind, error) {
+	fi, err := os.Stat(device)
 	if err != nil {
-		return false
+		if errors.Is(err, fs.ErrNotExist) && isHostPort(device) {
+			return 0, &DeviceError{Device: device, Op: "open", Kind: ErrInvalidDevice,
+				msg: fmt.Sprintf("no such device %s: a network adapter is written with tcp:// before it, tcp://%s", device, device)}
+		}
+		return kindSerial, nil
 	}
 	m := fi.Mode()
-	return m.IsRegular() || m&fs.ModeNamedPipe != 0
+	notSerial := func(what string) error {
+		return &DeviceError{Device: device, Op: "open", Kind: ErrNotSerial,
+			msg: fmt.Sprintf("%s is %s, not a serial port: give the port of the P1 cable, or tcp://host:port for a network adapter", device, what)}
+	}
+	switch {
+	case m.IsRegular() || m&fs.ModeNamedPipe != 0:
+		return kindFile, nil
+	case m.IsDir():
+		return 0, notSerial("a directory")
+	case m&fs.ModeSocket != 0:
+		return 0, notSerial("a socket")
+	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
+		return 0, notSerial("a block device")
+	}
+	return kindSerial, nil
+}
+
+// isHostPort reports whether name reads as host:port with a numeric port,
+// as a network adapter's address does.
+func isHostPort(name string) bool {
+	host, port, err := net.SplitHostPort(name)
+	if err != nil || host == "" || strings.ContainsAny(host, `/\`) {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n < 1<<16
 }
 
 func openFile(name string) (io.ReadCloser, error) {
@@ -274,13 +299,13 @@ func openError(device string, err error) error {
 		e.msg = fmt.Sprintf("no such device %s: is the P1 cable plugged in?", device)
 	case errors.Is(err, fs.ErrPermission):
 		e.Kind = fs.ErrPermission
-		e.msg = fmt.Sprintf("permission denied on %s: %s", device, permissionHint)
+		e.msg = fmt.Sprintf("permission denied on %s%s", device, permissionAdvice(device))
 	case errors.Is(err, ErrBusy), errors.Is(err, syscall.EBUSY):
 		e.Kind = ErrBusy
 		e.msg = fmt.Sprintf("%s is busy: another program has it open (another reader, a terminal program, ModemManager?); stop it and try again", device)
 	case errors.Is(err, ErrNotSerial):
 		e.Kind = ErrNotSerial
-		e.msg = fmt.Sprintf("%s is not a serial port: give the P1 cable's port or tcp://host:port", device)
+		e.msg = fmt.Sprintf("%s is a character device but not a serial port: give the port of the P1 cable, or tcp://host:port for a network adapter", device)
 	default:
 		e.msg = fmt.Sprintf("cannot open %s: %v", device, err)
 	}
