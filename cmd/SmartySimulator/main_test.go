@@ -209,7 +209,7 @@ func waitBlockedWrite(t *testing.T) {
 		stacks := string(buf[:runtime.Stack(buf, true)])
 		found := false
 		for _, g := range strings.Split(stacks, "\n\n") {
-			if strings.Contains(g, ".servePTY(") && strings.Contains(g, "os.(*File).Write(") {
+			if strings.Contains(g, "simserve.ServePTY(") && strings.Contains(g, "os.(*File).Write(") {
 				found = true
 			}
 		}
