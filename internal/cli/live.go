@@ -33,6 +33,10 @@ type LiveFlags struct {
 	// Wait is -wait, for a command that has it (AddWaitFlag); nil for a
 	// service, which always waits for its device.
 	Wait *bool
+	// OnStream, when set, is called by RunLive with the Stream it reads,
+	// before the loop starts: an output that shows the link's counts (the
+	// gateway's metrics and page) keeps it to call Stats.
+	OnStream func(*live.Stream)
 }
 
 // AddWaitFlag adds -wait: without it the device is opened once at start,
@@ -208,6 +212,9 @@ func (l *LiveFlags) RunLive(ctx context.Context, c *smarty.Cipher, log *slog.Log
 		}
 	}
 	defer st.Close()
+	if l.OnStream != nil {
+		l.OnStream(st)
+	}
 	go st.ReportEvery(ctx, live.DefaultReportInterval)
 	loop := live.NewLoop(st, live.LoopConfig{
 		Device:   l.Device,

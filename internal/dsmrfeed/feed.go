@@ -16,6 +16,9 @@
 // log when it does, and can be limited to clients from given networks
 // (Config.Allow).
 //
+// A Server is a live.Output (Reading, Link, Run); Send is the same for a
+// caller without the live loop:
+//
 //	srv, err := dsmrfeed.Listen(dsmrfeed.Config{Addr: "127.0.0.1:2001", Logger: log})
 //	if err != nil { ... }
 //	go srv.Run(ctx)
@@ -32,6 +35,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 )
 
 // Defaults of Config.
@@ -205,14 +210,14 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) announce() {
 	addr := s.ln.Addr().String()
 	if !s.wide {
-		s.log.Info(fmt.Sprintf("DSMR feed: serving plain telegrams on %s (this machine only)", addr), "addr", addr)
+		s.log.Info(fmt.Sprintf("DSMR feed: serving plain telegrams on %s (this machine only)", addr))
 		return
 	}
 	if len(s.cfg.Allow) == 0 {
-		s.log.Warn(fmt.Sprintf("DSMR feed: serving plain telegrams on %s, beyond this machine: anyone who can reach it reads the household's decrypted meter data; limit the clients to your networks or listen on 127.0.0.1", addr), "addr", addr)
+		s.log.Warn(fmt.Sprintf("DSMR feed: serving plain telegrams on %s, beyond this machine: anyone who can reach it reads the household's decrypted meter data; limit the clients to your networks or listen on 127.0.0.1", addr))
 		return
 	}
-	s.log.Warn(fmt.Sprintf("DSMR feed: serving plain telegrams on %s, beyond this machine: clients from %s (and this machine) read the household's decrypted meter data", addr, prefixList(s.cfg.Allow)), "addr", addr)
+	s.log.Warn(fmt.Sprintf("DSMR feed: serving plain telegrams on %s, beyond this machine: clients from %s (and this machine) read the household's decrypted meter data", addr, prefixList(s.cfg.Allow)))
 }
 
 func prefixList(ps []netip.Prefix) string {
@@ -278,7 +283,7 @@ func (s *Server) admit(conn net.Conn) {
 	s.wg.Add(2)
 	s.mu.Unlock()
 	s.accepted.Add(1)
-	s.log.Info(fmt.Sprintf("DSMR feed: client %s connected (%d connected)", addr, len(next)), "client", addr)
+	s.log.Info(fmt.Sprintf("DSMR feed: client %s connected (%d connected)", addr, len(next)))
 	go c.write()
 	go c.drain()
 }
@@ -403,7 +408,7 @@ func (c *client) offer(b []byte) {
 	c.dropped.Add(1)
 	c.s.dropped.Add(1)
 	if !c.warned.Swap(true) {
-		c.s.log.Warn(fmt.Sprintf("DSMR feed: client %s does not keep up: dropping telegrams for it until it reads again", c.addr), "client", c.addr)
+		c.s.log.Warn(fmt.Sprintf("DSMR feed: client %s does not keep up: dropping telegrams for it until it reads again", c.addr))
 	}
 }
 
@@ -463,9 +468,9 @@ func (c *client) left(err error) {
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
 		c.s.stalled.Add(1)
-		c.s.log.Warn(fmt.Sprintf("DSMR feed: disconnected client %s: it took no data for %s (%s; %d connected)", c.addr, c.s.cfg.StallTimeout, counts, left), "client", c.addr)
+		c.s.log.Warn(fmt.Sprintf("DSMR feed: disconnected client %s: it took no data for %s (%s; %d connected)", c.addr, c.s.cfg.StallTimeout, counts, left))
 	default:
-		c.s.log.Info(fmt.Sprintf("DSMR feed: client %s disconnected (%s; %d connected)", c.addr, counts, left), "client", c.addr)
+		c.s.log.Info(fmt.Sprintf("DSMR feed: client %s disconnected (%s; %d connected)", c.addr, counts, left))
 	}
 }
 
@@ -481,3 +486,17 @@ func (c *client) drain() {
 		}
 	}
 }
+
+// Reading sends the telegram of r to every client (the live.Output's
+// method): the bytes as the meter wrote them, which r keeps unchanged.
+func (s *Server) Reading(r *live.Reading) { s.Send(r.Message.Telegram.Bytes()) }
+
+// Link does nothing: the clients see the telegrams stop, as they would
+// with the meter itself.
+func (s *Server) Link(live.LinkState) {}
+
+var _ live.Output = (*Server)(nil)
+
+// Close closes the listening socket, for a Server that will not Run
+// (Run closes it when it ends).
+func (s *Server) Close() error { return s.ln.Close() }

@@ -228,12 +228,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 
 	h := s.health()
 	telegrams := h.Telegrams
-	last := h.LastTelegram
 	if s.cfg.Health == nil {
 		telegrams = int64(s.seq.Load())
-		if l := s.latest.Load(); l != nil {
-			last = l.received
-		}
+	}
+	last := h.LastTelegram
+	if l := s.latest.Load(); last.IsZero() && l != nil {
+		last = l.received
 	}
 	ch <- prometheus.MustNewConstMetric(descTelegrams, prometheus.CounterValue, float64(telegrams))
 	for reason, n := range h.Failures {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/clienttest"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 )
 
 // TestPrometheus: a real Prometheus server scrapes /metrics (with basic
@@ -21,7 +22,7 @@ func TestPrometheus(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Config{Username: "smarty", Password: "s3cret"})
 	ms := messages(t, 2, noon)
-	s.Telegram(time.Now(), ms[0])
+	s.Reading(live.NewReading(ms[0], time.Now()))
 
 	// promtool on what Prometheus will scrape.
 	req, _ := http.NewRequest("GET", "http://"+s.Addr().String()+"/metrics", nil)
@@ -69,7 +70,7 @@ func TestPrometheus(t *testing.T) {
 		v, ok := value(query)
 		return ok && v == want(0)
 	})
-	s.Telegram(time.Now(), ms[1])
+	s.Reading(live.NewReading(ms[1], time.Now()))
 	waitFor("Prometheus returns the power of telegram 2", func() bool {
 		v, ok := value(query)
 		return ok && v == want(1)
@@ -81,7 +82,7 @@ func TestPrometheus(t *testing.T) {
 		t.Errorf("voltage L2 = %v, %v", v, ok)
 	}
 
-	s.Link(false) // the meter is silent past the watchdog
+	s.Link(live.LinkSilent) // the meter is silent past the watchdog
 	waitFor("the reading gone and smarty_up 0", func() bool {
 		got, err := p.Query(query)
 		if err != nil {
@@ -109,7 +110,7 @@ func TestPage(t *testing.T) {
 	ms := messages(t, 362, noon.Add(-time.Hour))
 	now := time.Now()
 	for i, m := range ms[:361] {
-		s.Telegram(now.Add(time.Duration(i-360)*10*time.Second), m)
+		s.Reading(live.NewReading(m, now.Add(time.Duration(i-360)*10*time.Second)))
 	}
 	b.Phone(390, 844, 2)
 	b.Navigate("http://" + s.Addr().String() + "/")
@@ -125,7 +126,7 @@ func TestPage(t *testing.T) {
 		})
 	}
 	shows(360)
-	s.Telegram(time.Now(), ms[361])
+	s.Reading(live.NewReading(ms[361], time.Now()))
 	shows(361)
 
 	for _, check := range []struct{ expr, want string }{
@@ -149,7 +150,7 @@ func TestPage(t *testing.T) {
 		}
 	}
 
-	s.Link(false)
+	s.Link(live.LinkSilent)
 	clienttest.Eventually(t, 10*time.Second, "the page says the meter is silent", func() bool {
 		got, _ := b.Eval(`document.getElementById('link').textContent + '|' + document.getElementById('power-in').textContent`)
 		return got == "no telegrams|–"

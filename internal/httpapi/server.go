@@ -14,8 +14,8 @@
 //	               energy, link health, and with ?history=1 the power of
 //	               the last hour
 //
-// A Server is given each telegram with Telegram and the link's state with
-// Link; both return at once. Readings are never served stale: when the
+// A Server is a live.Output: the live loop gives it each telegram with
+// Reading and the link's state with Link; both return at once. Readings are never served stale: when the
 // link is reported down, or no telegram came for Config.StaleAfter, the
 // readings disappear from /metrics (smarty_up is 0), /api/telegram answers
 // 503 and /api/live says up: false.
@@ -42,6 +42,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
 
@@ -90,7 +91,7 @@ type Config struct {
 }
 
 // Health is the state of the link to the meter, as the live loop counts
-// it.
+// it (HealthOf makes it from a Stream's Stats).
 type Health struct {
 	Telegrams int64 // telegrams decoded
 	// Failures counts the frames skipped, by class (auth, truncated,
@@ -100,9 +101,28 @@ type Health struct {
 	MissedFrames int64 // frames missed, summed over the gaps
 	Reconnects   int64 // times the device was opened again
 	// LastTelegram is when the last telegram arrived; zero before the
-	// first.
+	// first, or to use the time of the last one given to Reading.
 	LastTelegram time.Time
 }
+
+// HealthOf returns the Health of a Stream's counts. Failures has every
+// class, the ones never seen at 0, so that their counters exist from the
+// start.
+func HealthOf(st live.Stats) Health {
+	h := Health{
+		Telegrams:    st.Telegrams,
+		Failures:     make(map[string]int64, len(smarty.Failures())),
+		CounterGaps:  st.Tracker.Gaps,
+		MissedFrames: st.Tracker.Missed,
+		Reconnects:   st.Reconnects(),
+	}
+	for _, f := range smarty.Failures() {
+		h.Failures[f.String()] = st.ByFailure[f]
+	}
+	return h
+}
+
+var _ live.Output = (*Server)(nil)
 
 // reading is one telegram as the Server keeps it: immutable once stored.
 type reading struct {
@@ -256,24 +276,25 @@ func (s *Server) announce() {
 	a, ok := s.ln.Addr().(*net.TCPAddr)
 	switch {
 	case !ok || a.IP.IsLoopback():
-		s.log.Info(fmt.Sprintf("HTTP: serving the live page, /metrics and /api on http://%s/ (this machine only)", addr), "addr", addr)
+		s.log.Info(fmt.Sprintf("HTTP: serving the live page, /metrics and /api on http://%s/ (this machine only)", addr))
 	case s.cfg.Password == "":
-		s.log.Warn(fmt.Sprintf("HTTP: serving the live page, /metrics and /api on %s, beyond this machine and without a password: anyone who can reach it reads the household's meter data", addr), "addr", addr)
+		s.log.Warn(fmt.Sprintf("HTTP: serving the live page, /metrics and /api on %s, beyond this machine and without a password: anyone who can reach it reads the household's meter data", addr))
 	default:
-		s.log.Info(fmt.Sprintf("HTTP: serving the live page, /metrics and /api on %s, beyond this machine, with basic authentication (without TLS: the password crosses the network in the clear)", addr), "addr", addr)
+		s.log.Info(fmt.Sprintf("HTTP: serving the live page, /metrics and /api on %s, beyond this machine, with basic authentication (without TLS: the password crosses the network in the clear)", addr))
 	}
 }
 
-// Telegram gives the Server a telegram that arrived at received. m must
-// not change after the call: the Server keeps it and reads it from other
-// goroutines. Telegram returns at once; event streams that are behind
-// lose the event instead of delaying it.
-func (s *Server) Telegram(received time.Time, m *smarty.Message) {
+// Reading gives the Server a telegram (it is the live.Output's method):
+// the Server keeps r and reads it from other goroutines, so r must not
+// change after the call. Reading returns at once; event streams that are
+// behind lose the event instead of delaying it.
+func (s *Server) Reading(lr *live.Reading) {
+	m := &lr.Message
 	r := &reading{
 		seq:      s.seq.Add(1),
-		received: received,
+		received: lr.Received,
 		msg:      m,
-		meterID:  m.Telegram.MeterID(),
+		meterID:  lr.MeterID,
 	}
 	r.json = format.AppendMessage(make([]byte, 0, 4*len(m.Telegram.Bytes())), m)
 	s.latest.Store(r)
@@ -288,14 +309,15 @@ func (s *Server) Telegram(received time.Time, m *smarty.Message) {
 	s.events.telegram(r)
 }
 
-// Link tells the Server whether telegrams flow (up) or the meter has
-// fallen silent past the watchdog (down). While it is down no reading is
-// served; the next telegram brings it up again.
-func (s *Server) Link(up bool) {
-	if s.down.Swap(!up) == !up {
+// Link tells the Server the state of the link to the meter (it is the
+// live.Output's method). While the meter is silent or its device gone no
+// reading is served; the next telegram brings them back.
+func (s *Server) Link(st live.LinkState) {
+	down := st == live.LinkSilent || st == live.LinkDown
+	if s.down.Swap(down) == down {
 		return
 	}
-	s.events.link(up)
+	s.events.link(!down)
 }
 
 // current returns the latest reading if it may be served: the link is not
@@ -365,3 +387,7 @@ func pageHandler(page fs.FS) http.Handler {
 type slogPrinter struct{ log *slog.Logger }
 
 func (p slogPrinter) Println(v ...any) { p.log.Warn("HTTP: /metrics: " + fmt.Sprint(v...)) }
+
+// Close closes the listening socket, for a Server that will not Run
+// (Run closes it when it ends).
+func (s *Server) Close() error { return s.ln.Close() }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/clienttest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
@@ -108,7 +109,7 @@ var fixedHealth = func() Health {
 func TestMetrics(t *testing.T) {
 	s := New(nil, Config{Health: fixedHealth})
 	m := messages(t, 1, noon)[0]
-	s.Telegram(time.Now(), m)
+	s.Reading(live.NewReading(m, time.Now()))
 	w := get(t, s.Handler(), "/metrics")
 	if w.Code != 200 {
 		t.Fatalf("status %d", w.Code)
@@ -161,17 +162,17 @@ func TestNeverStale(t *testing.T) {
 			}
 		}
 		up(false, "before the first telegram")
-		s.Telegram(time.Now(), ms[0])
+		s.Reading(live.NewReading(ms[0], time.Now()))
 		up(true, "after a telegram")
 		time.Sleep(time.Minute)
 		up(true, "StaleAfter after it")
 		time.Sleep(time.Millisecond)
 		up(false, "past StaleAfter")
-		s.Telegram(time.Now(), ms[1])
+		s.Reading(live.NewReading(ms[1], time.Now()))
 		up(true, "after the next telegram")
-		s.Link(false)
+		s.Link(live.LinkSilent)
 		up(false, "with the link down")
-		s.Telegram(time.Now(), ms[1])
+		s.Reading(live.NewReading(ms[1], time.Now()))
 		up(true, "after a telegram with the link down")
 	})
 }
@@ -179,7 +180,7 @@ func TestNeverStale(t *testing.T) {
 func TestTelegramJSON(t *testing.T) {
 	s := New(nil, Config{})
 	m := messages(t, 1, noon)[0]
-	s.Telegram(time.Now(), m)
+	s.Reading(live.NewReading(m, time.Now()))
 	w := get(t, s.Handler(), "/api/telegram")
 	want := string(format.AppendMessage(nil, m)) + "\n"
 	if w.Body.String() != want {
@@ -202,7 +203,7 @@ func TestLive(t *testing.T) {
 		// An hour and a half of telegrams, one every 10 s.
 		ms := messages(t, 540, noon)
 		for _, m := range ms {
-			s.Telegram(time.Now(), m)
+			s.Reading(live.NewReading(m, time.Now()))
 			time.Sleep(10 * time.Second)
 		}
 		var v liveView
@@ -239,7 +240,7 @@ func TestLive(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	s := New(nil, Config{Username: "smarty", Password: "secret"})
-	s.Telegram(time.Now(), messages(t, 1, noon)[0])
+	s.Reading(live.NewReading(messages(t, 1, noon)[0], time.Now()))
 	for _, path := range []string{"/", "/app.js", "/metrics", "/api/telegram", "/api/live"} {
 		for _, tc := range []struct {
 			user, pass string
@@ -359,11 +360,11 @@ func TestEvents(t *testing.T) {
 	clienttest.Eventually(t, 10*time.Second, "three streams open", func() bool { return s.events.count() == 3 })
 	ms := messages(t, 5, noon)
 	for _, m := range ms {
-		s.Telegram(time.Now(), m)
+		s.Reading(live.NewReading(m, time.Now()))
 	}
-	s.Link(false)
-	s.Link(false) // no second event
-	s.Telegram(time.Now(), ms[0])
+	s.Link(live.LinkSilent)
+	s.Link(live.LinkSilent) // no second event
+	s.Reading(live.NewReading(ms[0], time.Now()))
 	for i, ch := range streams {
 		for k, m := range ms {
 			e := <-ch
@@ -390,7 +391,7 @@ func TestEventDrops(t *testing.T) {
 	st := s.events.open()
 	defer s.events.close(st)
 	for _, m := range messages(t, 10, noon) {
-		s.Telegram(time.Now(), m)
+		s.Reading(live.NewReading(m, time.Now()))
 	}
 	if n := s.events.dropped.Load(); n != 6 {
 		t.Errorf("%d events dropped, want 6", n)

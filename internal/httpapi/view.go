@@ -143,6 +143,8 @@ func (s *Server) live(withHistory bool) liveView {
 	}
 	if !h.LastTelegram.IsZero() {
 		v.Link.LastTelegram = &h.LastTelegram
+	} else if l := s.latest.Load(); l != nil {
+		v.Link.LastTelegram = &l.received
 	}
 	r := s.current()
 	if r == nil {

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/clienttest"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+)
+
+const (
+	keyHex   = "00112233445566778899AABBCCDDEEF0"
+	start    = "2025-06-02T12:00:00+02:00"
+	counter0 = 100
+	seed     = 5
+)
+
+var binaries struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaries.dir != "" {
+		os.RemoveAll(binaries.dir)
+	}
+	os.Exit(code)
+}
+
+// binary returns the path of cmd/SmartySimulator or of this command, built
+// once per test binary.
+func binary(t testing.TB, name string) string {
+	t.Helper()
+	binaries.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if binaries.dir, binaries.err = os.MkdirTemp("", "smartygateway-test"); binaries.err != nil {
+			return
+		}
+		for _, pkg := range []string{"../SmartySimulator", "."} {
+			out, err := exec.Command(goTool, "build", "-o", binaries.dir+"/", pkg).CombinedOutput()
+			if err != nil {
+				binaries.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if binaries.err != nil {
+		t.Fatal(binaries.err)
+	}
+	return filepath.Join(binaries.dir, name)
+}
+
+// startSimulator runs the simulator on a pseudo-terminal, one encrypted
+// frame every interval, and returns the terminal's path: the one device
+// the gateway reads.
+func startSimulator(t testing.TB, interval time.Duration, extra ...string) string {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("no pseudo-terminals on Windows")
+	}
+	args := append([]string{"-key", keyHex, "-pty", "-interval", interval.String(),
+		"-seed", fmt.Sprint(seed), "-start", start, "-counter", fmt.Sprint(counter0)}, extra...)
+	cmd := exec.Command(binary(t, "SmartySimulator"), args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the simulator printed no pty path (%v); stderr:\n%s", err, stderr.String())
+	}
+	go io.Copy(io.Discard, out)
+	return strings.TrimSpace(line)
+}
+
+// simTelegrams returns the plaintexts the simulator sends, indexed by
+// frame counter - counter0, and their -format json lines.
+func simTelegrams(t testing.TB, interval time.Duration, n int) (plain [][]byte, js []string) {
+	t.Helper()
+	st, _ := time.Parse(time.RFC3339, start)
+	m := sim.New(sim.Config{Seed: seed, Start: st, Step: interval})
+	title := sim.SystemTitle(seed)
+	for i := range n {
+		tg := m.AppendTelegram(nil)
+		plain = append(plain, tg)
+		var msg smarty.Message
+		if err := msg.Telegram.UnmarshalText(tg); err != nil {
+			t.Fatal(err)
+		}
+		msg.Encrypted = true
+		msg.Header.SystemTitle = title
+		msg.Header.FrameCounter = uint32(counter0 + i)
+		js = append(js, string(format.AppendMessage(nil, &msg)))
+	}
+	return plain, js
+}
+
+// gateway is a running SmartyGateway process.
+type gateway struct {
+	*clienttest.Process
+	dsmr, http string // addresses
+}
+
+func startGateway(t testing.TB, device string, args ...string) *gateway {
+	t.Helper()
+	g := &gateway{dsmr: clienttest.FreePort(t), http: clienttest.FreePort(t)}
+	all := append([]string{"-key", keyHex, "-device", device, "-dsmrListen", g.dsmr, "-http", g.http}, args...)
+	g.Process = clienttest.Start(t, exec.Command(binary(t, "SmartyGateway"), all...))
+	clienttest.Eventually(t, 30*time.Second, "the gateway listening", func() bool {
+		select {
+		case <-g.Done():
+			t.Fatalf("the gateway ended: %s", g.Stderr.Bytes())
+		default:
+		}
+		c, err := net.Dial("tcp", g.http)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	return g
+}
+
+// stop interrupts the gateway and returns its exit status.
+func (g *gateway) stop(t testing.TB) int {
+	t.Helper()
+	g.Cmd.Process.Signal(os.Interrupt)
+	g.Wait(t, 30*time.Second)
+	return g.Cmd.ProcessState.ExitCode()
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-key", keyHex, "-device", "/dev/null"}, "nothing to serve: give one or more of -mqttBroker URL, -dsmrListen HOST:PORT, -http HOST:PORT, -stdout text|json"},
+		{[]string{"-key", keyHex, "-device", "/dev/null", "-dsmrListen", "2001"}, `-dsmrListen "2001": want host:port`},
+		{[]string{"-key", keyHex, "-device", "/dev/null", "-dsmrListen", ":0", "-dsmrAllow", "192.168.1/24"}, `-dsmrAllow "192.168.1/24": want networks such as 192.168.1.0/24`},
+		{[]string{"-key", keyHex, "-device", "/dev/null", "-http", "localhost"}, `-http "localhost": want host:port`},
+		{[]string{"-key", keyHex, "-device", "/dev/null", "-stdout", "xml"}, `invalid value "xml" for flag -stdout`},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), tc.args, nil, &stdout, &stderr)
+		status := cli.Exit(&stderr, err)
+		if status != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%q: status %d, stderr %q; want 2 and %q", tc.args, status, stderr.String(), tc.want)
+		}
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"-key", keyHex, "-device", "/dev/null", "-dsmrListen", ":1", "-http", l.Addr().String()}, nil, io.Discard, &stderr)
+	if status := cli.Exit(&stderr, err); status != 1 || !strings.Contains(stderr.String(), "-http: httpapi: listen tcp4 "+l.Addr().String()+": bind: address already in use") {
+		t.Errorf("status %d: %s", status, stderr.String())
+	}
+}
+
+// TestEveryOutput: one read of the meter (a pseudo-terminal has one
+// reader) feeds Home Assistant's dsmr_parser, socat, an MQTT broker, an
+// event stream, /api/telegram and standard output at once, each with the
+// same telegrams.
+func TestEveryOutput(t *testing.T) {
+	readDSMR := clienttest.DSMRClient(t)
+	socat := clienttest.Program(t, "socat", "socat")
+	const interval = 200 * time.Millisecond
+	plain, js := simTelegrams(t, interval, 400)
+	byJSON := map[string]int{}
+	for i, j := range js {
+		byJSON[j] = i
+	}
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := mosquittotest.Subscribe(t, b.URL(), "test", "smarty/telegram", false)
+	device := startSimulator(t, interval)
+	g := startGateway(t, device, "-mqttBroker", b.URL(), "-stdout", "json")
+
+	const n = 8
+	host, port, _ := net.SplitHostPort(g.dsmr)
+	ha := clienttest.Start(t, exec.Command(readDSMR, host, port, "-n", strconv.Itoa(n), "--spec", "LUXEMBOURG_SMARTY", "--strict", "--timeout", "60"))
+	raw := clienttest.Start(t, exec.Command(socat, "-u", "TCP:"+g.dsmr, "STDOUT"))
+	resp, err := http.Get("http://" + g.http + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var events []string
+	evDone := make(chan struct{})
+	go func() {
+		defer close(evDone)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() && len(events) < n {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events = append(events, d)
+			}
+		}
+	}()
+
+	if err := ha.Wait(t, 90*time.Second); err != nil {
+		t.Fatalf("dsmr_parser: %v\n%s", err, ha.Stderr.Bytes())
+	}
+	select {
+	case <-evDone:
+	case <-time.After(60 * time.Second):
+		t.Fatal("fewer than n events")
+	}
+	sub.WaitFor(t, "n telegrams over MQTT", func(m []mosquittotest.Message) bool { return len(m) >= n })
+	latest, err := http.Get("http://" + g.http + "/api/telegram")
+	if err != nil {
+		t.Fatal(err)
+	}
+	latestJSON, _ := io.ReadAll(latest.Body)
+	latest.Body.Close()
+	if status := g.stop(t); status != 0 {
+		t.Fatalf("exit status %d: %s", status, g.Stderr.Bytes())
+	}
+	raw.Wait(t, 30*time.Second)
+
+	// Standard output: consecutive telegrams, as -format json.
+	lines := strings.Split(strings.TrimSpace(g.Stdout.String()), "\n")
+	first, ok := byJSON[lines[0]]
+	if !ok {
+		t.Fatalf("stdout's first line is no telegram of the simulator: %s", lines[0])
+	}
+	for k, l := range lines {
+		if i, ok := byJSON[l]; !ok || i != first+k {
+			t.Fatalf("stdout line %d is not the simulator's next telegram: %s", k+1, l)
+		}
+	}
+	seen := func(what, j string) {
+		t.Helper()
+		if i, ok := byJSON[j]; !ok || i < first || i >= first+len(lines) {
+			t.Errorf("%s got a telegram that standard output did not: %s", what, j)
+		}
+	}
+	for _, e := range events {
+		seen("the event stream", e)
+	}
+	for _, m := range sub.Messages() {
+		seen("MQTT", m.Payload)
+	}
+	seen("/api/telegram", strings.TrimSpace(string(latestJSON)))
+
+	// socat: whole telegrams, byte for byte, consecutive.
+	got := raw.Stdout.Bytes()
+	start := bytes.Index(got, []byte("/"))
+	if start < 0 || start != 0 {
+		t.Fatalf("socat's copy does not start with a telegram")
+	}
+	k := -1
+	for i, p := range plain {
+		if bytes.HasPrefix(got, p) {
+			k = i
+			break
+		}
+	}
+	if k < 0 {
+		t.Fatal("socat's copy does not start with a telegram of the simulator")
+	}
+	count := 0
+	for len(got) > 0 {
+		if !bytes.HasPrefix(got, plain[k]) {
+			t.Fatalf("socat's copy: telegram %d differs from the simulator's", count+1)
+		}
+		got = got[len(plain[k]):]
+		k++
+		count++
+	}
+	if count < n {
+		t.Errorf("socat got %d telegrams", count)
+	}
+
+	// dsmr_parser: n telegrams, CRC valid, each one the simulator sent.
+	byTime := map[string]*dsmr.Telegram{}
+	for _, p := range plain {
+		tg, _ := dsmr.Parse(p)
+		tm, _ := tg.Time()
+		byTime[tm.UTC().Format(time.RFC3339)] = tg
+	}
+	sc := bufio.NewScanner(&ha.Stdout)
+	sc.Buffer(nil, 1<<20)
+	parsed := 0
+	for sc.Scan() {
+		var l struct {
+			Objects map[string]struct {
+				Value string `json:"value"`
+			} `json:"objects"`
+			CRCOK bool `json:"crc_ok"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatal(err)
+		}
+		tg := byTime[strings.Replace(l.Objects["P1_MESSAGE_TIMESTAMP"].Value, "+00:00", "Z", 1)]
+		if tg == nil || !l.CRCOK {
+			t.Fatalf("dsmr_parser parsed a telegram the simulator did not send: %s", sc.Bytes())
+		}
+		e, _, _ := tg.Decimal(dsmr.CodeEnergyImport)
+		if got := l.Objects["ELECTRICITY_IMPORTED_TOTAL"].Value; got != e.String() {
+			t.Errorf("dsmr_parser: energy import %s, want %s", got, e)
+		}
+		parsed++
+	}
+	if parsed != n {
+		t.Errorf("dsmr_parser parsed %d telegrams, want %d", parsed, n)
+	}
+}
