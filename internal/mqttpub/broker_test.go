@@ -132,7 +132,7 @@ func TestBrokerTopics(t *testing.T) {
 			if firstValue >= 0 {
 				t.Errorf("discovery config %s after the first value", r.Topic)
 			}
-		} else if firstValue < 0 && r.Topic != "smarty/status" {
+		} else if firstValue < 0 && r.Topic != "smarty/status" && r.Topic != "smarty/meter_status" {
 			firstValue = i
 		}
 	}
@@ -144,20 +144,21 @@ func TestBrokerTopics(t *testing.T) {
 	// latest of each topic.
 	late := subscribe(t, b.URL(), "late", "#", false)
 	want := map[string]string{
-		"smarty/status":     "online",
-		"smarty/1-3:0.2.8":  "42",
-		"smarty/1-0:1.8.0":  "25.656",
-		"smarty/1-0:2.8.0":  "0.040",
-		"smarty/1-0:1.7.0":  "0.300",
-		"smarty/1-0:32.7.0": "233.0",
-		"smarty/0-1:24.1.0": "3",
-		"smarty/0-1:24.2.1": "0.006",
-		"smarty/telegram":   "",
+		"smarty/status":       "online",
+		"smarty/meter_status": "online",
+		"smarty/1-3:0.2.8":    "42",
+		"smarty/1-0:1.8.0":    "25.656",
+		"smarty/1-0:2.8.0":    "0.040",
+		"smarty/1-0:1.7.0":    "0.300",
+		"smarty/1-0:32.7.0":   "233.0",
+		"smarty/0-1:24.1.0":   "3",
+		"smarty/0-1:24.2.1":   "0.006",
+		"smarty/telegram":     "",
 		"homeassistant/sensor/SAG1030790002574/energy_import/config": "",
 	}
 	m = late.Barrier(t)
-	if len(m) != 1+7+1+7 {
-		t.Errorf("late subscriber got %d messages, want 16: status, 7 values, telegram, 7 configs", len(m))
+	if len(m) != 2+7+1+7 {
+		t.Errorf("late subscriber got %d messages, want 17: 2 status, 7 values, telegram, 7 configs", len(m))
 	}
 	got := map[string]received{}
 	for _, r := range m {
@@ -184,7 +185,7 @@ func TestBrokerTopics(t *testing.T) {
 	var cfg map[string]any
 	json.Unmarshal([]byte(got["homeassistant/sensor/SAG1030790002574/energy_import/config"].Payload), &cfg)
 	for k, v := range map[string]any{"state_topic": "smarty/1-0:1.8.0", "unit_of_measurement": "kWh",
-		"device_class": "energy", "state_class": "total_increasing", "availability_topic": "smarty/status"} {
+		"device_class": "energy", "state_class": "total_increasing", "availability_mode": "all", "expire_after": 120.0} {
 		if cfg[k] != v {
 			t.Errorf("energy_import config: %s = %v, want %v", k, cfg[k], v)
 		}
@@ -213,8 +214,8 @@ func TestBrokerTopics(t *testing.T) {
 	})
 }
 
-// TestBrokerNoRetain checks that with retain off only the status and the
-// discovery configs stay on the broker.
+// TestBrokerNoRetain checks that with retain off only the two status
+// topics and the discovery configs stay on the broker.
 func TestBrokerNoRetain(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, NoRetain: true})
@@ -223,12 +224,12 @@ func TestBrokerNoRetain(t *testing.T) {
 	late := subscribe(t, b.URL(), "late", "#", false)
 	m := late.Barrier(t)
 	for _, r := range m {
-		if !strings.HasPrefix(r.Topic, "homeassistant/") && r.Topic != "smarty/status" {
+		if !strings.HasPrefix(r.Topic, "homeassistant/") && r.Topic != "smarty/status" && r.Topic != "smarty/meter_status" {
 			t.Errorf("%s is retained with retain off", r.Topic)
 		}
 	}
-	if len(m) != 8 {
-		t.Errorf("%d retained messages, want 8: the status and 7 discovery configs", len(m))
+	if len(m) != 9 {
+		t.Errorf("%d retained messages, want 9: the two status topics and 7 discovery configs", len(m))
 	}
 }
 

@@ -190,11 +190,11 @@ func TestClassify(t *testing.T) {
 	}{
 		{"1-0:1.8.0", "kWh", "energy", "total_increasing", false},
 		{"1-0:2.8.0", "kWh", "energy", "total_increasing", false},
-		{"1-0:3.8.0", "kvarh", "reactive_energy", "total_increasing", false},
+		{"1-0:3.8.0", "kvarh", "", "total_increasing", false}, // reactive_energy only from HA 2025.6
 		{"1-0:1.7.0", "kW", "power", "measurement", false},
-		{"1-0:3.7.0", "kvar", "reactive_power", "measurement", false},
-		{"1-0:9.7.0", "kVA", "apparent_power", "measurement", false},
-		{"0-0:17.0.0", "kVA", "apparent_power", "", true},
+		{"1-0:3.7.0", "kvar", "", "measurement", false}, // kvar for reactive_power only from HA 2025.6
+		{"1-0:9.7.0", "kVA", "", "measurement", false},  // kVA for apparent_power only from HA 2025.10
+		{"0-0:17.0.0", "kVA", "", "", true},
 		{"1-1:31.4.0/1", "A", "current", "", true},
 		{"1-1:31.4.0/2", "A", "current", "", true},
 		{"1-0:32.7.0", "V", "voltage", "measurement", false},

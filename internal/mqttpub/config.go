@@ -51,6 +51,12 @@ type Config struct {
 	// unchanged value). The telegram topic is published every time.
 	OnlyOnChange bool
 	Heartbeat    time.Duration
+	// ExpireAfter is how long Home Assistant shows a reading as current
+	// when no new value arrives (the discovery configs' expire_after),
+	// whatever the status topics say. 0 means the default: 2 minutes (a
+	// dozen telegrams), or Heartbeat plus 2 minutes with OnlyOnChange, and
+	// never with OnlyOnChange and no Heartbeat. Negative means never.
+	ExpireAfter time.Duration
 	// QueueDir, when set, keeps the queue of telegrams waiting for the
 	// broker in files in this directory, so that a restart of the
 	// program (even a crash) loses none of them. Only one Publisher may
@@ -95,6 +101,28 @@ const (
 	DefaultDiscoveryPrefix = "homeassistant"
 	MeterPlaceholder       = "{meter}"
 )
+
+// DefaultExpireMargin is what the default ExpireAfter allows beyond the
+// longest a reading may go without being published again.
+const DefaultExpireMargin = 2 * time.Minute
+
+// expireSeconds returns the discovery configs' expire_after in seconds, 0
+// for none.
+func (c *Config) expireSeconds() int {
+	d := c.ExpireAfter
+	if d == 0 {
+		switch {
+		case !c.OnlyOnChange:
+			d = DefaultExpireMargin
+		case c.Heartbeat > 0:
+			d = c.Heartbeat + DefaultExpireMargin
+		}
+	}
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
 
 func (c *Config) setDefaults() {
 	if c.TopicRoot == "" {

@@ -57,6 +57,7 @@ type Publisher struct {
 	droppedUnlogged atomic.Uint64
 	connects        atomic.Uint64
 	connected       atomic.Bool
+	meter           atomic.Int32 // meterUnknown, meterOnline or meterOffline
 
 	// Owned by the Run goroutine.
 	b      builder
@@ -147,6 +148,7 @@ func (p *Publisher) Add(r Reading) error {
 		p.mu.Unlock()
 		return ErrClosed
 	}
+	p.meter.Store(meterOnline) // the wake below publishes it
 	p.enc = appendRecord(p.enc[:0], &r)
 	dropped, err := p.q.push(p.enc)
 	n := p.q.len()
@@ -172,6 +174,35 @@ func (p *Publisher) Add(r Reading) error {
 	default:
 	}
 	return err
+}
+
+// What is known of the meter's link, for its availability topic.
+const (
+	meterUnknown int32 = iota // nothing since the start: nothing published
+	meterOnline
+	meterOffline
+)
+
+// MeterOnline says whether the meter is sending: false when it has been
+// silent past the watchdog, true when telegrams come again. The Publisher
+// publishes it, retained, on the meter's availability topic
+// (<root>/meter_status: "online" or "offline"), which the discovery
+// configs list beside the publisher's own status, so that Home Assistant
+// shows the meter's sensors as unavailable while it is silent rather than
+// its last values as current. Add also counts as online: a telegram came.
+// It returns at once and is safe to call from any goroutine; with no
+// connection, the state is published once connected.
+func (p *Publisher) MeterOnline(online bool) {
+	state := meterOffline
+	if online {
+		state = meterOnline
+	}
+	if p.meter.Swap(state) != state {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // AddMessage queues a telegram read by a smarty.Reader; see Add.
@@ -259,9 +290,10 @@ func (p *Publisher) pop(seq uint64) error {
 // with a clean session, so that a lost connection fails every pending
 // token and the queue, not paho, decides what is sent again.
 type conn struct {
-	c     mqtt.Client
-	ident identity
-	lost  chan error
+	c         mqtt.Client
+	ident     identity
+	lost      chan error
+	meterSent int32 // the meter state last published on this connection
 }
 
 // Run publishes queued telegrams until ctx is cancelled. It connects when
@@ -322,6 +354,16 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			ever = true
 			continue
+		}
+		if cn != nil {
+			if err := p.syncMeter(hard, cn); err != nil {
+				if hard.Err() != nil {
+					return p.stop(hard, cn)
+				}
+				p.lose(cn, err)
+				cn = nil
+				continue
+			}
 		}
 		if len(batch) == 0 {
 			var lost chan error
@@ -552,6 +594,27 @@ func (p *Publisher) dial(ctx context.Context, id identity) (*conn, error) {
 	return cn, nil
 }
 
+// syncMeter publishes the meter's state on its availability topic when
+// it changed since it was last published on this connection.
+func (p *Publisher) syncMeter(ctx context.Context, cn *conn) error {
+	want := p.meter.Load()
+	if want == meterUnknown || want == cn.meterSent {
+		return nil
+	}
+	payload := "online"
+	if want == meterOffline {
+		payload = "offline"
+	}
+	tok := cn.c.Publish(cn.ident.meterStatus, p.cfg.QoS, true, payload)
+	timer := time.NewTimer(p.cfg.AckTimeout)
+	defer timer.Stop()
+	if err := p.await(ctx, cn, []mqtt.Token{tok}, timer.C); err != nil {
+		return err
+	}
+	cn.meterSent = want
+	return nil
+}
+
 // reannounce publishes again the discovery configs sent on this
 // connection, after Home Assistant announced a restart.
 func (p *Publisher) reannounce(ctx context.Context, cn *conn) error {
@@ -667,7 +730,7 @@ func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
 	if !b.cfg.NoDiscovery {
 		dev := meterDevice(t, id.meterID, id.node)
 		for k := range sensors {
-			topic, payload := discovery(&sensors[k], id, &dev, b.cfg.DiscoveryPrefix)
+			topic, payload := discovery(&sensors[k], id, &dev, b.cfg.DiscoveryPrefix, b.cfg.expireSeconds())
 			if b.announced[topic] != string(payload) {
 				msgs = append(msgs, message{topic: topic, payload: payload, retain: true, kind: kindDiscovery})
 			}

@@ -154,19 +154,29 @@ var counters = map[[2]uint8]bool{
 
 // classify returns the Home Assistant device class and state class of a
 // sensor, and whether it is a diagnostic rather than a reading.
+//
+// The configs work with Home Assistant 2023.11 and newer (MinHomeAssistant).
+// A device class is given only with units Home Assistant has accepted for
+// it since then: a newer Home Assistant would take more (kVA for
+// apparent_power from 2025.10, kvar for reactive_power and the
+// reactive_energy class from 2025.6), but an older one rejects the whole
+// config of a sensor whose unit does not fit its class, and the sensor
+// would be missing. Those sensors keep their unit and state class without
+// a device class: Home Assistant shows them and keeps their statistics
+// just the same, with a generic icon.
 func classify(s *sensor, unit string) (deviceClass, stateClass string, diagnostic bool) {
 	switch unit {
 	case "kWh", "Wh", "MWh", "GJ", "MJ":
 		deviceClass, stateClass = "energy", "total_increasing"
-	case "kvarh", "varh":
-		deviceClass, stateClass = "reactive_energy", "total_increasing"
-	case "kVAh", "VAh":
-		stateClass = "total_increasing" // Home Assistant has no apparent-energy class
+	case "kvarh", "varh", "kVAh", "VAh":
+		stateClass = "total_increasing" // reactive_energy only from 2025.6; no apparent-energy class
 	case "kW", "W":
 		deviceClass, stateClass = "power", "measurement"
-	case "kvar", "var":
+	case "var":
 		deviceClass, stateClass = "reactive_power", "measurement"
-	case "kVA", "VA":
+	case "kvar", "kVA":
+		stateClass = "measurement" // kvar and kVA fit their classes only from 2025.6 and 2025.10
+	case "VA":
 		deviceClass, stateClass = "apparent_power", "measurement"
 	case "V":
 		deviceClass, stateClass = "voltage", "measurement"
@@ -210,19 +220,39 @@ type origin struct {
 	SupportURL string `json:"support_url"`
 }
 
+// MinHomeAssistant is the oldest Home Assistant release that accepts every
+// discovery config the Publisher sends: the device's serial_number came in
+// 2023.11, and no device class is paired with a unit its class accepts
+// only later (see classify).
+const MinHomeAssistant = "2023.11"
+
 // haConfig is a Home Assistant MQTT discovery payload for a sensor.
 type haConfig struct {
-	Name              string `json:"name"`
-	UniqueID          string `json:"unique_id"`
-	StateTopic        string `json:"state_topic"`
-	Unit              string `json:"unit_of_measurement,omitempty"`
-	DeviceClass       string `json:"device_class,omitempty"`
-	StateClass        string `json:"state_class,omitempty"`
-	EntityCategory    string `json:"entity_category,omitempty"`
-	Precision         *int   `json:"suggested_display_precision,omitempty"`
-	AvailabilityTopic string `json:"availability_topic"`
-	Device            device `json:"device"`
-	Origin            origin `json:"origin"`
+	Name           string `json:"name"`
+	UniqueID       string `json:"unique_id"`
+	StateTopic     string `json:"state_topic"`
+	Unit           string `json:"unit_of_measurement,omitempty"`
+	DeviceClass    string `json:"device_class,omitempty"`
+	StateClass     string `json:"state_class,omitempty"`
+	EntityCategory string `json:"entity_category,omitempty"`
+	Precision      *int   `json:"suggested_display_precision,omitempty"`
+	// Availability lists the publisher's status (online while it is
+	// connected to the broker, offline by its will when the connection
+	// breaks) and the meter's (offline while the meter is silent);
+	// AvailabilityMode "all" makes the sensor available only when both
+	// say online.
+	Availability     []availability `json:"availability"`
+	AvailabilityMode string         `json:"availability_mode"`
+	// ExpireAfter, in seconds, makes Home Assistant show a reading as
+	// unavailable when no new value came for that long, even if nothing
+	// said offline (a program that hangs). 0: never.
+	ExpireAfter int    `json:"expire_after,omitempty"`
+	Device      device `json:"device"`
+	Origin      origin `json:"origin"`
+}
+
+type availability struct {
+	Topic string `json:"topic"`
 }
 
 var theOrigin = origin{Name: "go-smarty-reader", SupportURL: "https://github.com/NEXXTLAB/go-smarty-reader"}
@@ -238,27 +268,30 @@ func meterDevice(t *dsmr.Telegram, meterID, node string) device {
 }
 
 // discovery returns the discovery topic and payload of sensor s.
-func discovery(s *sensor, id *identity, dev *device, prefix string) (topic string, payload []byte) {
+// expireAfter is the config's expire_after in seconds (0: none).
+func discovery(s *sensor, id *identity, dev *device, prefix string, expireAfter int) (topic string, payload []byte) {
 	unit := haUnit(s.unit)
 	dc, sc, diag := classify(s, unit)
 	prec := int(s.value.Scale)
 	c := haConfig{
-		Name:              s.name,
-		UniqueID:          "smarty_" + id.node + "_" + s.id,
-		StateTopic:        id.root + "/" + s.suffix(),
-		Unit:              unit,
-		DeviceClass:       dc,
-		StateClass:        sc,
-		Precision:         &prec,
-		AvailabilityTopic: id.status,
-		Device:            *dev,
-		Origin:            theOrigin,
+		Name:             s.name,
+		UniqueID:         "smarty_" + id.node + "_" + s.id,
+		StateTopic:       id.root + "/" + s.suffix(),
+		Unit:             unit,
+		DeviceClass:      dc,
+		StateClass:       sc,
+		Precision:        &prec,
+		Availability:     []availability{{id.status}, {id.meterStatus}},
+		AvailabilityMode: "all",
+		ExpireAfter:      expireAfter,
+		Device:           *dev,
+		Origin:           theOrigin,
 	}
 	if diag {
 		c.EntityCategory = "diagnostic"
 	}
 	payload, _ = json.Marshal(&c) // cannot fail: strings and ints only
-	return prefix + "/sensor/" + id.node + "/" + s.id + "/config", payload
+	return discoveryTopic(prefix, id, s.id), payload
 }
 
 // identity is who a connection publishes as: it depends on the meter when
@@ -269,6 +302,10 @@ type identity struct {
 	root     string
 	clientID string
 	status   string
+	// meterStatus is the meter's availability topic: online while
+	// telegrams come, offline when the meter has been silent past the
+	// watchdog (Publisher.MeterOnline).
+	meterStatus string
 }
 
 // nodeID makes a meter id safe for MQTT topics and Home Assistant ids:
@@ -283,6 +320,17 @@ func nodeID(s string) string {
 	return string(b)
 }
 
+// MeterStatusTopic is the last part of the meter's availability topic,
+// <root>/meter_status: "online" while telegrams come, "offline" when the
+// meter has been silent past the watchdog.
+const MeterStatusTopic = "meter_status"
+
+// discoveryTopic returns the discovery config topic of the sensor with the
+// object id objectID.
+func discoveryTopic(prefix string, id *identity, objectID string) string {
+	return prefix + "/sensor/" + id.node + "/" + objectID + "/config"
+}
+
 // identityOf returns the identity for a telegram from the meter meterID.
 func identityOf(cfg *Config, meterID string) identity {
 	if meterID == "" {
@@ -291,10 +339,11 @@ func identityOf(cfg *Config, meterID string) identity {
 	node := nodeID(meterID)
 	root := strings.ReplaceAll(cfg.TopicRoot, MeterPlaceholder, node)
 	return identity{
-		meterID:  meterID,
-		node:     node,
-		root:     root,
-		clientID: strings.ReplaceAll(cfg.ClientID, MeterPlaceholder, node),
-		status:   root + "/status",
+		meterID:     meterID,
+		node:        node,
+		root:        root,
+		clientID:    strings.ReplaceAll(cfg.ClientID, MeterPlaceholder, node),
+		status:      root + "/status",
+		meterStatus: root + "/" + MeterStatusTopic,
 	}
 }
