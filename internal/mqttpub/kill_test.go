@@ -53,6 +53,15 @@ func helperMain() int {
 		}
 	}
 	fmt.Println("queued")
+	// "delivered" once the queue is empty: every telegram acknowledged and
+	// removed from the queue directory, so that a kill after it loses
+	// nothing and repeats nothing.
+	go func() {
+		for p.Stats().Queued > 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+		fmt.Println("delivered")
+	}()
 	if err := p.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -79,11 +88,28 @@ func startHelper(t *testing.T, broker, queueDir string, from, to int) *exec.Cmd 
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
+	r := bufio.NewReader(out)
+	line, err := r.ReadString('\n')
 	if err != nil || line != "queued\n" {
 		t.Fatalf("helper: %q, %v", line, err)
 	}
+	helperOut[cmd] = r
 	return cmd
+}
+
+// helperOut is the rest of each helper's standard output.
+var helperOut = map[*exec.Cmd]*bufio.Reader{}
+
+// waitDelivered waits until the helper says its queue is empty. The
+// subscriber seeing the last telegram is not enough: the broker sends it
+// on before the helper has the acknowledgement and has removed the
+// telegram from its queue directory.
+func waitDelivered(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	line, err := helperOut[cmd].ReadString('\n')
+	if err != nil || line != "delivered\n" {
+		t.Fatalf("helper: %q, %v", line, err)
+	}
 }
 
 func kill(t *testing.T, cmd *exec.Cmd) {
@@ -118,6 +144,7 @@ func TestKillWhileBrokerDown(t *testing.T) {
 	// Killed with the broker up: the broker publishes the will.
 	status := subscribe(t, b.URL(), "status", "smarty/status", false)
 	status.WaitFor(t, "online", func(m []received) bool { r, _ := lastOf(m, "smarty/status"); return r.Payload == "online" })
+	waitDelivered(t, h)
 	kill(t, h)
 	status.WaitFor(t, "the last will", func(m []received) bool { r, _ := lastOf(m, "smarty/status"); return r.Payload == "offline" })
 
