@@ -25,6 +25,11 @@ func FuzzReader(f *testing.F) {
 		f.Add(seed, uint8(0))
 		f.Add(seed, uint8(1))
 	}
+	// The telegrams of real meters (see testdata/meters/README.md).
+	_, meters := meterTelegrams(f)
+	for _, tg := range meters {
+		f.Add(tg, uint8(0))
+	}
 	f.Fuzz(func(t *testing.T, stream []byte, chunking uint8) {
 		var src io.Reader = bytes.NewReader(stream)
 		switch chunking % 3 {

@@ -3,6 +3,7 @@ package dsmr
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 	"testing"
 )
 
@@ -10,6 +11,11 @@ import (
 func addSeeds(f *testing.F) {
 	for _, c := range corpus(f) {
 		f.Add(readFile(f, c.path))
+	}
+	// The telegrams of real meters (see testdata/meters/README.md).
+	meters, _ := filepath.Glob("../../testdata/meters/*.txt")
+	for _, p := range meters {
+		f.Add(readFile(f, p))
 	}
 	for _, s := range []string{
 		"",
