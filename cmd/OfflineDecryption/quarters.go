@@ -60,13 +60,10 @@ func (q *quarterFlags) output(fs *flag.FlagSet, w io.Writer) (*quarterOutput, er
 	return o, nil
 }
 
-// write writes a telegram, or with -quarters counts it into the quarters.
-func (d *decoder) write(m *smarty.Message) error {
-	if d.quarters == nil {
-		return d.out.WriteMessage(m)
-	}
-	for _, q := range d.quarters.ledger.AddTelegram(&m.Telegram, time.Time{}) {
-		if err := d.quarters.csv.Write(q); err != nil {
+// write counts a telegram into the quarters, and writes those it ends.
+func (o *quarterOutput) write(m *smarty.Message) error {
+	for _, q := range o.ledger.AddTelegram(&m.Telegram, time.Time{}) {
+		if err := o.csv.Write(q); err != nil {
 			return err
 		}
 	}
