@@ -5,11 +5,12 @@
 //
 // A Server hands each telegram to every client at once and never waits
 // for one: Send only queues. Each client has a queue of Config.Queue
-// telegrams; when it is full because the client reads slowly, further
-// telegrams are dropped for that client alone and counted. A client whose
-// connection takes no byte for Config.StallTimeout (one write does not
-// finish) is disconnected. So a slow, stuck or dead client costs the
-// others nothing, and the memory a client can hold is bounded.
+// telegrams, and the kernel's socket buffer holds some 50 more; when both
+// are full because the client reads slowly, further telegrams are dropped
+// for that client alone and counted. A client whose connection takes no
+// byte for Config.StallTimeout (one write does not finish) is
+// disconnected. So a slow, stuck or dead client costs the others nothing,
+// and the memory a client can hold is bounded.
 //
 // The feed is the household's decrypted consumption: a Server listens on
 // the loopback interface unless its address names another, says so in the
@@ -50,6 +51,10 @@ const (
 	DefaultStallTimeout = time.Minute
 	// DefaultMaxClients is how many clients may be connected at once.
 	DefaultMaxClients = 64
+	// sendBuffer is the socket send buffer of each client: the kernel
+	// keeps at most about twice this for a client that does not read
+	// (some 50 telegrams), instead of growing it to megabytes.
+	sendBuffer = 32 << 10
 )
 
 // Config says where a Server listens and how it treats its clients.
@@ -274,6 +279,9 @@ func (s *Server) admit(conn net.Conn) {
 		s.mu.Unlock()
 		s.refuse(conn, fmt.Sprintf("refused a client from %s: %d clients are connected, the most allowed", addr, len(old)))
 		return
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(sendBuffer)
 	}
 	c := newClient(s, conn)
 	next := make([]*client, len(old), len(old)+1)

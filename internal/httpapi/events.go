@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,17 +42,8 @@ func (h *eventHub) init(s *Server) {
 	h.streams = map[*stream]struct{}{}
 }
 
-// telegram sends r's JSON to every stream, as one event with its
-// sequence number as id.
-func (h *eventHub) telegram(r *reading) {
-	b := make([]byte, 0, len(r.json)+32)
-	b = append(b, "id: "...)
-	b = strconv.AppendUint(b, r.seq, 10)
-	b = append(b, "\ndata: "...)
-	b = append(b, r.json...)
-	b = append(b, "\n\n"...)
-	h.send(b)
-}
+// telegram sends r's event to every stream.
+func (h *eventHub) telegram(r *reading) { h.send(r.event) }
 
 // link sends a "link" event.
 func (h *eventHub) link(up bool) {

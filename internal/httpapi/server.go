@@ -33,6 +33,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,6 +132,7 @@ type reading struct {
 	msg      *smarty.Message
 	meterID  string
 	json     []byte // format.AppendMessage
+	event    []byte // the Server-Sent Event: id, then json as data
 }
 
 // Server is the HTTP server. Make it with Listen, start it with Run.
@@ -296,7 +298,15 @@ func (s *Server) Reading(lr *live.Reading) {
 		msg:      m,
 		meterID:  lr.MeterID,
 	}
-	r.json = format.AppendMessage(make([]byte, 0, 4*len(m.Telegram.Bytes())), m)
+	// One buffer holds the event, and the JSON inside it.
+	b := make([]byte, 0, 5*len(m.Telegram.Bytes())+64)
+	b = append(b, "id: "...)
+	b = strconv.AppendUint(b, r.seq, 10)
+	b = append(b, "\ndata: "...)
+	n := len(b)
+	b = format.AppendMessage(b, m)
+	r.json = b[n:len(b):len(b)]
+	r.event = append(b, "\n\n"...)
 	s.latest.Store(r)
 	wasDown := s.down.Swap(false)
 	s.mu.Lock()
