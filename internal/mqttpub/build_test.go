@@ -296,27 +296,6 @@ func TestParseBroker(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	min, max := time.Second, time.Minute
-	prevHigh := time.Duration(0)
-	for attempt := 0; attempt < 20; attempt++ {
-		high := min << attempt
-		if high > max || attempt > 10 {
-			high = max
-		}
-		for range 100 {
-			d := backoff(attempt, min, max)
-			if d > high || d < high-high/5 {
-				t.Fatalf("attempt %d: backoff %s, want within [%s, %s]", attempt, d, high-high/5, high)
-			}
-		}
-		if high < prevHigh {
-			t.Fatalf("attempt %d: ceiling went down", attempt)
-		}
-		prevHigh = high
-	}
-}
-
 // TestBuilderRestore shows that a batch that was built but not delivered
 // leaves the builder as if only the delivered telegrams had been built.
 func TestBuilderRestore(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/backoff"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
@@ -473,7 +473,10 @@ func (p *Publisher) await(ctx context.Context, cn *conn, toks []mqtt.Token, time
 // fatal refusal.
 func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn, error) {
 	logged := map[string]bool{} // causes logged during this outage
-	for attempt := 0; ; attempt++ {
+	// Up to a fifth off each wait, so that many publishers do not retry
+	// in step.
+	wait := backoff.Backoff{Min: p.cfg.RetryMin, Max: p.cfg.RetryMax, Jitter: 0.2}
+	for {
 		cn, err := p.dial(ctx, id)
 		if err == nil {
 			p.connects.Add(1)
@@ -504,7 +507,7 @@ func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn,
 			p.log.Warn(fmt.Sprintf("cannot connect to %s: %s; retrying with backoff up to every %s (logged once per reason)", ce.Broker, reason, p.cfg.RetryMax))
 			logged[ce.cause] = true
 		}
-		t := time.NewTimer(backoff(attempt, p.cfg.RetryMin, p.cfg.RetryMax))
+		t := time.NewTimer(wait.Next())
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -512,20 +515,6 @@ func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn,
 		case <-t.C:
 		}
 	}
-}
-
-// backoff returns the wait after the given number of failed attempts:
-// min doubled each time up to max, minus up to a fifth at random so that
-// many publishers do not retry in step.
-func backoff(attempt int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 0; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d - time.Duration(rand.Int64N(int64(d)/5+1))
 }
 
 // dial makes one connection attempt and announces "online".
