@@ -14,6 +14,7 @@ import (
 	"github.com/golang/glog"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/quarterlive"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
@@ -23,13 +24,15 @@ import (
 // the Stream's configuration, and telling a wrong key from a damaged frame.
 
 // LiveFlags are the flags of a command that reads a meter live: the key
-// flags (with -allowUnauthenticated), -device and -list, -count, and the
-// watchdog's -timeout.
+// flags (with -allowUnauthenticated), -device and -list, -count, the
+// watchdog's -timeout, and the quarter-hour guard's -refPower and
+// -excessPrice.
 type LiveFlags struct {
 	*KeyFlags
 	*DeviceFlags
 	Count   *int
 	Timeout *time.Duration
+	Quarter *quarterlive.Flags
 	// Wait is -wait, for a command that has it (AddWaitFlag); nil for a
 	// service, which always waits for its device.
 	Wait *bool
@@ -54,6 +57,7 @@ func AddLiveFlags(fs *flag.FlagSet, countUsage string) *LiveFlags {
 		Count:       AddCountFlag(fs, countUsage),
 		Timeout: fs.Duration("timeout", live.DefaultTimeout,
 			"close and reopen a device that delivers no complete frame for this `long` (0: never)"),
+		Quarter: quarterlive.AddFlags(fs),
 	}
 }
 
@@ -75,6 +79,9 @@ func (l *LiveFlags) Parse(fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 	}
 	if *l.Timeout < 0 {
 		return nil, false, Usagef("-timeout %v: must be 0 (never) or more", *l.Timeout)
+	}
+	if err := l.Quarter.Check(); err != nil {
+		return nil, false, &UsageError{Err: err}
 	}
 	if l.List {
 		return nil, true, ListPorts(stdout, stderr, fs.Name())
@@ -216,13 +223,17 @@ func (l *LiveFlags) RunLive(ctx context.Context, c *smarty.Cipher, log *slog.Log
 		l.OnStream(st)
 	}
 	go st.ReportEvery(ctx, live.DefaultReportInterval)
-	loop := live.NewLoop(st, live.LoopConfig{
+	lc := live.LoopConfig{
 		Device:   l.Device,
 		Count:    *l.Count,
 		Silence:  *l.Timeout,
 		Log:      log,
 		Describe: FrameMessage,
-	})
+	}
+	if w := l.Quarter.Watcher(log); w != nil {
+		lc.Annotate = w.Annotate
+	}
+	loop := live.NewLoop(st, lc)
 	for _, o := range outputs {
 		loop.Add(o)
 	}

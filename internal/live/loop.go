@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/quarter"
 )
 
 // A Reading is one telegram as the outputs get it. It is immutable once
@@ -25,11 +26,11 @@ type Reading struct {
 	// MeterID is the meter's identity by the one rule every output
 	// shares: see MeterID.
 	MeterID string
-
-	// Issue 12 adds here the quarter-hour figures computed for this
-	// telegram (a *quarter.Status, nil unless -refPower is given); they
-	// are filled in by LoopConfig.Annotate before any output sees the
-	// Reading.
+	// Quarter is the current quarter-hour against the reference power as
+	// of this telegram (energy so far, projection, margin, excess, the
+	// warning), nil without one (-refPower). LoopConfig.Annotate fills
+	// it in before any output sees the Reading.
+	Quarter *quarter.Status
 }
 
 // LinkState is the state of the link to the meter, as the outputs learn
@@ -117,7 +118,8 @@ type LoopConfig struct {
 	FailureInterval time.Duration
 	FailureBurst    int
 	// Annotate, when set, is called with each Reading before any output
-	// sees it (issue 12 attaches its quarter-hour figures there).
+	// sees it: internal/quarterlive attaches the quarter-hour figures
+	// there (Reading.Quarter).
 	Annotate func(r *Reading)
 }
 
