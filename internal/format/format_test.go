@@ -213,7 +213,8 @@ func TestAppendJSONFields(t *testing.T) {
 			if plain.Objects[k].OBIS != o.OBIS.String() {
 				t.Errorf("object %d is %s, want %s", k, plain.Objects[k].OBIS, o.OBIS)
 			}
-			if got, want := str(plain.Objects[k].Name), o.Name(); want != "" && got != want {
+			info, _ := dsmr.Lookup(o.OBIS)
+			if got, want := str(plain.Objects[k].Name), info.Name; want != "" && got != want {
 				t.Errorf("%s: name %q, want %q", o.OBIS, got, want)
 			}
 		}
@@ -311,7 +312,8 @@ func checkText(t *testing.T, tg *dsmr.Telegram, v jsonTelegram) {
 	for k, o := range objects {
 		for i, val := range o.Values {
 			want, ok := val.Text()
-			ok = ok && o.IsText()
+			info, _ := dsmr.Lookup(o.OBIS)
+			ok = ok && info.Text
 			got := v.Objects[k].Values[i].Text
 			if (got != nil) != ok || ok && *got != want {
 				t.Errorf("%s value %d (%q): text %q, want %q, %v", o.OBIS, i, val.Bytes(), str(got), want, ok)

@@ -8,15 +8,15 @@ import (
 // Codes of the objects the accessors read. The electricity codes (A = 1)
 // are found under any measurement channel: 1-1:1.8.0 as well as 1-0:1.8.0.
 var (
-	CodeVersion         = OBIS{1, 3, 0, 2, 8}
-	CodeTime            = OBIS{0, 0, 1, 0, 0}
+	codeVersion         = OBIS{1, 3, 0, 2, 8}
+	codeTime            = OBIS{0, 0, 1, 0, 0}
 	CodeMeterID         = OBIS{0, 0, 42, 0, 0}  // Luxembourg, Austria, Hungary
 	CodeEquipmentID     = OBIS{0, 0, 96, 1, 1}  // Netherlands, Belgium
-	CodeSerialNumber    = OBIS{0, 0, 96, 1, 0}  // Hungary, Austria, Ireland
+	codeSerialNumber    = OBIS{0, 0, 96, 1, 0}  // Hungary, Austria, Ireland
 	CodeEnergyImport    = OBIS{1, 0, 1, 8, 0}   // kWh
-	CodeEnergyExport    = OBIS{1, 0, 2, 8, 0}   // kWh
+	codeEnergyExport    = OBIS{1, 0, 2, 8, 0}   // kWh
 	CodePowerImport     = OBIS{1, 0, 1, 7, 0}   // kW
-	CodePowerExport     = OBIS{1, 0, 2, 7, 0}   // kW
+	codePowerExport     = OBIS{1, 0, 2, 7, 0}   // kW
 	CodePowerFailureLog = OBIS{1, 0, 99, 97, 0} // power-failure log
 )
 
@@ -146,7 +146,7 @@ func (t *Telegram) Unit(o *Object) string {
 	if !ok || unit != "" || o.OBIS.A != 0 || o.OBIS.B < 1 || o.OBIS.B > 4 {
 		return unit
 	}
-	switch o.OBIS.WithChannel(0) {
+	switch o.OBIS.withChannel(0) {
 	case OBIS{0, 0, 24, 2, 1}, OBIS{0, 0, 24, 3, 0}:
 		return deviceUnit(t.deviceType(o.OBIS.B))
 	}
@@ -179,7 +179,7 @@ func deviceUnit(deviceType int) string {
 // Version returns the P1 version the meter reports (1-3:0.2.8, or the
 // Belgian 0-0:96.1.4), "" when absent. Smarty meters send "42".
 func (t *Telegram) Version() string {
-	for _, c := range []OBIS{CodeVersion, {0, 0, 96, 1, 4}} {
+	for _, c := range []OBIS{codeVersion, {0, 0, 96, 1, 4}} {
 		if o := t.Find(c); o != nil && len(o.Values) > 0 {
 			return o.Values[0].String()
 		}
@@ -191,7 +191,7 @@ func (t *Telegram) Version() string {
 // [Value.Time]). ok is false when the telegram has none or sends a
 // placeholder.
 func (t *Telegram) Time() (time.Time, bool) {
-	o := t.Find(CodeTime)
+	o := t.Find(codeTime)
 	if o == nil || len(o.Values) == 0 {
 		return time.Time{}, false
 	}
@@ -199,7 +199,7 @@ func (t *Telegram) Time() (time.Time, bool) {
 }
 
 // meterIDCodes are where meters put their id, in the order MeterID looks.
-var meterIDCodes = [...]OBIS{CodeMeterID, CodeEquipmentID, CodeSerialNumber}
+var meterIDCodes = [...]OBIS{CodeMeterID, CodeEquipmentID, codeSerialNumber}
 
 // MeterID returns the meter's identifier, decoded from hex: 0-0:42.0.0 on
 // Smarty, Austrian and Hungarian meters, 0-0:96.1.1 on Dutch and Belgian
@@ -262,7 +262,7 @@ func (t *Telegram) EnergyImport() (kWh float64, ok bool) {
 // EnergyExport returns the active energy exported to the grid in kWh:
 // 1-0:2.8.0, or the sum of the tariff registers 1-0:2.8.1 to 1-0:2.8.4.
 func (t *Telegram) EnergyExport() (kWh float64, ok bool) {
-	return t.sumOf(CodeEnergyExport, "kWh", OBIS{1, 0, 2, 8, 1}, OBIS{1, 0, 2, 8, 2}, OBIS{1, 0, 2, 8, 3}, OBIS{1, 0, 2, 8, 4})
+	return t.sumOf(codeEnergyExport, "kWh", OBIS{1, 0, 2, 8, 1}, OBIS{1, 0, 2, 8, 2}, OBIS{1, 0, 2, 8, 3}, OBIS{1, 0, 2, 8, 4})
 }
 
 // PowerImport returns the active power drawn from the grid now (1-0:1.7.0)
@@ -271,7 +271,7 @@ func (t *Telegram) PowerImport() (kW float64, ok bool) { return t.float(CodePowe
 
 // PowerExport returns the active power fed into the grid now (1-0:2.7.0)
 // in kW.
-func (t *Telegram) PowerExport() (kW float64, ok bool) { return t.float(CodePowerExport, "kW") }
+func (t *Telegram) PowerExport() (kW float64, ok bool) { return t.float(codePowerExport, "kW") }
 
 // NetPower returns the active power drawn from the grid now minus the
 // power fed into it, in kW: negative while a solar installation exports.
@@ -279,7 +279,7 @@ func (t *Telegram) PowerExport() (kW float64, ok bool) { return t.float(CodePowe
 // sends neither.
 func (t *Telegram) NetPower() (kW float64, ok bool) {
 	in, okIn := t.quantity(CodePowerImport, "kW")
-	out, okOut := t.quantity(CodePowerExport, "kW")
+	out, okOut := t.quantity(codePowerExport, "kW")
 	if !okIn && !okOut {
 		return 0, false
 	}
@@ -376,7 +376,7 @@ func (t *Telegram) MBus() []MBusDevice {
 		if o.OBIS.A != 0 || o.OBIS.B < 1 || o.OBIS.B > 4 || len(o.Values) == 0 {
 			continue
 		}
-		switch code := o.OBIS.WithChannel(0); code {
+		switch code := o.OBIS.withChannel(0); code {
 		case OBIS{0, 0, 24, 1, 0}:
 			d := get(o.OBIS.B)
 			if n, ok := o.Values[0].int(); ok {

@@ -185,21 +185,7 @@ func buildCatalogue() map[OBIS]Info {
 func Lookup(o OBIS) (Info, bool) {
 	info, ok := catalogue[o]
 	if !ok && o.A == 1 && o.B != 0 {
-		info, ok = catalogue[o.WithChannel(0)]
+		info, ok = catalogue[o.withChannel(0)]
 	}
 	return info, ok
-}
-
-// Name returns the catalogue's name for the object's code, or "" when the
-// code is not known.
-func (o Object) Name() string {
-	info, _ := Lookup(o.OBIS)
-	return info.Name
-}
-
-// IsText reports whether the object's values are octet strings sent as hex
-// digits (Value.Text decodes them), according to the catalogue.
-func (o Object) IsText() bool {
-	info, _ := Lookup(o.OBIS)
-	return info.Text
 }

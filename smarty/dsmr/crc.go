@@ -41,13 +41,13 @@ func makeCRCTables() *[16][256]uint16 {
 
 // Checksum returns the CRC-16/ARC checksum of data.
 func Checksum(data []byte) uint16 {
-	return UpdateChecksum(0, data)
+	return updateChecksum(0, data)
 }
 
-// UpdateChecksum returns the result of adding the bytes in p to crc, so that a
+// updateChecksum returns the result of adding the bytes in p to crc, so that a
 // checksum can be computed over data that arrives in pieces:
-// UpdateChecksum(Checksum(a), b) == Checksum(append(a, b...)).
-func UpdateChecksum(crc uint16, p []byte) uint16 {
+// updateChecksum(Checksum(a), b) == Checksum(append(a, b...)).
+func updateChecksum(crc uint16, p []byte) uint16 {
 	t := crcTables
 	for len(p) >= 16 {
 		q := p[:16] // one bounds check for the sixteen bytes

@@ -33,8 +33,8 @@ func TestChecksumMatchesBitwise(t *testing.T) {
 			t.Fatalf("len %d: Checksum = %04X, bitwise = %04X", n, got, want)
 		}
 		if n > 3 {
-			if got := UpdateChecksum(Checksum(p[:3]), p[3:]); got != crcBitwise(p) {
-				t.Fatalf("len %d: UpdateChecksum in two pieces = %04X", n, got)
+			if got := updateChecksum(Checksum(p[:3]), p[3:]); got != crcBitwise(p) {
+				t.Fatalf("len %d: updateChecksum in two pieces = %04X", n, got)
 			}
 		}
 	}
@@ -53,7 +53,7 @@ func TestChecksumPieces(t *testing.T) {
 		t.Fatalf("Checksum = %04X, want CFDE", got)
 	}
 	for i := range data {
-		if got := UpdateChecksum(Checksum(data[:i]), data[i:]); got != 0xCFDE {
+		if got := updateChecksum(Checksum(data[:i]), data[i:]); got != 0xCFDE {
 			t.Fatalf("split at %d: %04X, want CFDE", i, got)
 		}
 	}

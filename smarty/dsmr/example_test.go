@@ -39,7 +39,8 @@ func ExampleParse() {
 		if !ok {
 			continue
 		}
-		fmt.Printf("%-11s %-22s %s\n", o.OBIS, o.Name(), strings.TrimSpace(d.String()+" "+unit))
+		info, _ := dsmr.Lookup(o.OBIS)
+		fmt.Printf("%-11s %-22s %s\n", o.OBIS, info.Name, strings.TrimSpace(d.String()+" "+unit))
 	}
 	// Output:
 	// meter SAG1030700114004 at 2018-01-30 10:21:22 +0100 CET
@@ -192,12 +193,7 @@ func ExampleChecksum() {
 	// The checksum covers the telegram from '/' through '!'.
 	body := telegram[:len(telegram)-len("1318\r\n")]
 	fmt.Printf("%04X\n", dsmr.Checksum([]byte(body)))
-	// In pieces, as data arrives:
-	crc := dsmr.Checksum([]byte(body[:100]))
-	crc = dsmr.UpdateChecksum(crc, []byte(body[100:]))
-	fmt.Printf("%04X\n", crc)
 	// Output:
-	// 1318
 	// 1318
 }
 
@@ -219,10 +215,10 @@ func ExampleTelegram_PowerFailures() {
 
 func ExampleParseOBIS() {
 	o, err := dsmr.ParseOBIS("0-1:24.2.1")
-	fmt.Println(o, err, o.WithChannel(2))
+	fmt.Println(o, err, o.B)
 	_, err = dsmr.ParseOBIS("1-0:1.8")
 	fmt.Println(err)
 	// Output:
-	// 0-1:24.2.1 <nil> 0-2:24.2.1
+	// 0-1:24.2.1 <nil> 1
 	// dsmr: "1-0:1.8" is not an OBIS code of the form A-B:C.D.E
 }

@@ -99,8 +99,7 @@ func FuzzParse(f *testing.F) {
 // exercise calls every accessor on t, checking what holds for any input.
 func exercise(t *testing.T, tg *Telegram) {
 	for _, o := range tg.Objects() {
-		_ = o.Name()
-		_ = o.IsText()
+		_, _ = Lookup(o.OBIS)
 		_, _, _ = o.Decimal()
 		for _, v := range o.Values {
 			exerciseValue(t, v)
@@ -134,7 +133,7 @@ func exerciseValue(t *testing.T, v Value) {
 	d, _, isNum := v.Decimal()
 	tm, isTime := v.Time(nil)
 	_, isText := v.Text()
-	_, isOBIS := v.OBIS()
+	_, isOBIS := v.obis()
 	ph := v.IsPlaceholder()
 	switch k {
 	case KindEmpty:

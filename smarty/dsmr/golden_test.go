@@ -129,7 +129,7 @@ func dumpTelegram(t *Telegram, err error) dump {
 	for k := range t.Objects() {
 		o := &t.Objects()[k]
 		info, _ := Lookup(o.OBIS)
-		do := dumpObject{OBIS: o.OBIS.String(), Name: o.Name(), ID: info.ID, IsText: o.IsText(), Values: []dumpValue{}}
+		do := dumpObject{OBIS: o.OBIS.String(), Name: info.Name, ID: info.ID, IsText: info.Text, Values: []dumpValue{}}
 		if dec, unit, ok := o.Decimal(); ok {
 			do.Decimal, do.Unit = dec.String(), unit
 		}
@@ -137,16 +137,18 @@ func dumpTelegram(t *Telegram, err error) dump {
 			dv := dumpValue{Raw: v.String(), Kind: v.Kind().String()}
 			if dec, unit, ok := v.Decimal(); ok {
 				dv.Decimal, dv.Unit = dec.String(), unit
-				dv.Float, _ = v.Float()
+				if d, _, ok := v.Decimal(); ok {
+					dv.Float = d.Float64()
+				}
 			}
 			if tm, ok := v.Time(nil); ok {
 				dv.Time = tm.Format(timeLayout)
 			}
 			dv.Placeholder = v.IsPlaceholder()
-			if c, ok := v.OBIS(); ok {
+			if c, ok := v.obis(); ok {
 				dv.OBIS = c.String()
 			}
-			if o.IsText() || v.Kind() == KindString {
+			if info.Text || v.Kind() == KindString {
 				if s, ok := v.Text(); ok {
 					dv.Text = &s
 				}

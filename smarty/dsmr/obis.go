@@ -68,9 +68,9 @@ func (o *OBIS) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// WithChannel returns the code with its B group (the M-Bus channel) set to
-// n: MustParseOBIS("0-0:24.2.1").WithChannel(1) is 0-1:24.2.1.
-func (o OBIS) WithChannel(n uint8) OBIS {
+// withChannel returns the code with its B group (the M-Bus channel) set to
+// n: MustParseOBIS("0-0:24.2.1").withChannel(1) is 0-1:24.2.1.
+func (o OBIS) withChannel(n uint8) OBIS {
 	o.B = n
 	return o
 }

@@ -57,9 +57,6 @@ func (v Value) Bytes() []byte { return v.raw }
 // String returns the text inside the brackets.
 func (v Value) String() string { return string(v.raw) }
 
-// IsEmpty reports whether the group is "()".
-func (v Value) IsEmpty() bool { return len(v.raw) == 0 }
-
 // Kind classifies the value's text, trying the kinds in the order they are
 // declared. A hex-encoded text made only of digits classifies as a number
 // when it is short enough to be one; whether an object holds text is a
@@ -88,22 +85,6 @@ func (v Value) Decimal() (d Decimal, unit string, ok bool) {
 		return Decimal{}, "", false
 	}
 	return d, internUnit(u), true
-}
-
-// Float returns the number in the value as a float64, without its unit.
-func (v Value) Float() (float64, bool) {
-	d, _, ok := parseNumber(v.raw)
-	return d.Float64(), ok
-}
-
-// Unit returns the unit after "*" in a numeric value, or "" when there is
-// none.
-func (v Value) Unit() string {
-	_, u, ok := parseNumber(v.raw)
-	if !ok {
-		return ""
-	}
-	return internUnit(u)
 }
 
 // Time returns the instant a timestamp value denotes, read in the meter's
@@ -145,8 +126,8 @@ func (v Value) IsPlaceholder() bool {
 	return timestampForm(v.raw) == placeholderTimestamp
 }
 
-// OBIS returns the code held by a value such as "(0-0:96.7.19)".
-func (v Value) OBIS() (OBIS, bool) {
+// obis returns the code held by a value such as "(0-0:96.7.19)".
+func (v Value) obis() (OBIS, bool) {
 	o, n, ok := scanOBIS(v.raw)
 	return o, ok && n == len(v.raw)
 }
