@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/quarter"
 )
 
@@ -351,11 +352,17 @@ func NewReading(m *smarty.Message, t time.Time) *Reading {
 // telegram gives (0-0:42.0.0, or 0-0:96.1.1 on Dutch and Belgian meters),
 // else the system title of an encrypted frame, else "".
 func MeterID(m *smarty.Message) string {
-	if id := m.Telegram.MeterID(); id != "" {
+	return MeterIDOf(&m.Telegram, m.Encrypted, m.Header.SystemTitle)
+}
+
+// MeterIDOf is MeterID for a telegram kept apart from its envelope (a
+// queue record): title counts only when encrypted.
+func MeterIDOf(t *dsmr.Telegram, encrypted bool, title smarty.SystemTitle) string {
+	if id := t.MeterID(); id != "" {
 		return id
 	}
-	if m.Encrypted {
-		return m.Header.SystemTitle.String()
+	if encrypted {
+		return title.String()
 	}
 	return ""
 }

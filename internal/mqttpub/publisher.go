@@ -3,7 +3,6 @@ package mqttpub
 import (
 	"context"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/backoff"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
@@ -264,11 +264,7 @@ func (p *Publisher) nextBatch(max int) ([]item, error) {
 				}
 				break
 			}
-			meter := p.tel.MeterID()
-			if meter == "" && reading.Encrypted {
-				meter = strings.ToUpper(hex.EncodeToString(reading.SystemTitle[:]))
-			}
-			id := identityOf(&p.cfg, meter)
+			id := identityOf(&p.cfg, live.MeterIDOf(&p.tel, reading.Encrypted, reading.SystemTitle))
 			if k > 0 && id != items[0].ident {
 				break
 			}
