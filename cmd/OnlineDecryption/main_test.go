@@ -270,13 +270,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// firstAuthLine is what OnlineDecryption prints at the first frame that
-// fails authentication.
-var firstAuthLine = regexp.MustCompile(`^OnlineDecryption: the frame at byte [0-9]+ failed authentication; if the next 2 fail too, the key is wrong\n$`)
+// authLines is what OnlineDecryption prints for the frames that fail
+// authentication before the third ends it: one line each.
+var authLines = regexp.MustCompile(`^(OnlineDecryption: smarty: encrypted frame at byte [0-9]+ \(system title [0-9A-F]{16}, frame counter [0-9]+\): authentication failed: wrong key, or the meter uses another authentication key, or the frame was damaged\n){2}$`)
 
-// TestWrongKey: a meter whose frames never authenticate gives one line at
-// the first frame, and one line and exit status 1 after three, instead of
-// an endless stream of errors.
+// TestWrongKey: a meter whose frames never authenticate gives one line for
+// each of the first two frames, and one line and exit status 1 at the
+// third, instead of an endless stream of errors.
 func TestWrongKey(t *testing.T) {
 	t.Setenv(cli.KeyEnv, "")
 	device := startSimulator(t, "-key", keyHex, "-listen", "127.0.0.1:0", "-interval", "20ms")
@@ -285,9 +285,9 @@ func TestWrongKey(t *testing.T) {
 		{"-key", keyHex, "-authKey", otherKey},
 	} {
 		r := runOnline(t, context.Background(), append(args, "-device", device)...)
-		want := fmt.Sprintf("OnlineDecryption.test: authentication failed for the first 3 frames from %s: wrong key, or the meter uses another authentication key (-authKey)\n", device)
-		if r.status != 1 || r.exit != want || r.stdout != "" || !firstAuthLine.MatchString(r.stderr) {
-			t.Errorf("%v: status %d, stdout %q, stderr %q, exit line %q; want 1, one line matching %s, and %q", args, r.status, r.stdout, r.stderr, r.exit, firstAuthLine, want)
+		want := fmt.Sprintf("OnlineDecryption.test: authentication failed for 3 frames of the meter (system title 5341476769394CEF) on %s and none decrypted: wrong key, or the meter uses another authentication key (-authKey)\n", device)
+		if r.status != 1 || r.exit != want || r.stdout != "" || !authLines.MatchString(r.stderr) {
+			t.Errorf("%v: status %d, stdout %q, stderr %q, exit line %q; want 1, two lines matching %s, and %q", args, r.status, r.stdout, r.stderr, r.exit, authLines, want)
 		}
 	}
 }
@@ -327,7 +327,7 @@ func TestWrongKeyFirstFrame(t *testing.T) {
 	}()
 	select {
 	case l := <-line:
-		if l != "OnlineDecryption: the frame at byte 0 failed authentication; if the next 2 fail too, the key is wrong\n" {
+		if l != "OnlineDecryption: smarty: encrypted frame at byte 0 (system title 5341476769394CEF, frame counter 1): authentication failed: wrong key, or the meter uses another authentication key, or the frame was damaged\n" {
 			t.Errorf("stderr line %q", l)
 		}
 	case err := <-done:

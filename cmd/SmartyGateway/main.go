@@ -26,6 +26,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/internal/httpapi"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mqttpub"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 func main() { cli.Main(run, mqttpub.FlagMessage) }
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var web *httpapi.Server
 	if hf.Enabled() {
-		var stream atomic.Pointer[live.Stream]
+		var stream atomic.Pointer[p1.Stream]
 		flags.OnStream = stream.Store
 		health := func() httpapi.Health {
 			if st := stream.Load(); st != nil {

@@ -10,7 +10,7 @@
 // brackets) and send them
 //
 //   - through a pseudo-terminal into the live reader (p1.Open, the
-//     serial code, internal/live's Stream, smarty.Reader), as a P1 cable
+//     serial code, p1.Stream, smarty.Reader), as a P1 cable
 //     would deliver them, and
 //   - through the OfflineDecryption command, built and run as a user runs
 //     it.

@@ -13,8 +13,8 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/term"
 
-	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 // runDeadline bounds each run through a device or a command: a hang
@@ -41,11 +41,13 @@ func rawPty(t *testing.T) (master, slave *os.File) {
 
 // newLiveStream returns the live reader of OnlineDecryption for device,
 // with the suite's key.
-func newLiveStream(device string) *live.Stream {
-	return live.New(live.Config{
-		Device:    device,
-		NewReader: func(r io.Reader) *smarty.Reader { return smarty.NewReader(r, suiteCipher()) },
-	})
+func newLiveStream(t *testing.T, device string) *p1.Stream {
+	t.Helper()
+	st, err := p1.NewStream(context.Background(), p1.Config{Device: device, Cipher: suiteCipher(), Wait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // gotMsg is a telegram the live reader delivered.
@@ -62,12 +64,12 @@ type liveRun struct {
 	errs    []frameErr // the first maxKept of them
 	nerrs   int        // all of them
 	maxKept int        // 0: keep all
-	stats   live.Stats
+	stats   p1.Stats
 }
 
 // runLive writes data into a pseudo-terminal and reads it as
 // OnlineDecryption does: p1.Open on the slave (the serial code),
-// internal/live's Stream and a smarty.Reader with the suite's key. It
+// p1.Stream and a smarty.Reader with the suite's key. It
 // reads until the telegram with frame counter last has come, or the
 // deadline.
 func runLive(t *testing.T, data []byte, last uint32) liveRun {
@@ -82,7 +84,7 @@ func runLiveKeep(t *testing.T, data io.Reader, last uint32, maxKept int) liveRun
 	master, slave := rawPty(t)
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
-	st := newLiveStream(slave.Name())
+	st := newLiveStream(t, slave.Name())
 	defer st.Close()
 	go func() {
 		buf := make([]byte, 4096)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
 
 // memoryMargin is how much more memory a flood of bad input may take than
@@ -232,7 +231,8 @@ func firstLine(b []byte) string {
 // TestDeadline is the guard of every run: a reader that hangs on a
 // silent device must fail the test rather than block it. A pty that stays
 // silent after a partial frame is read until the deadline of a short
-// context, which must end the read.
+// context, which must end the call; the Stream lives on until Close,
+// which ends the next call.
 func TestDeadline(t *testing.T) {
 	master, slave := rawPty(t)
 	m := newMaker()
@@ -241,15 +241,16 @@ func TestDeadline(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	r := newLiveStream(slave.Name())
+	r := newLiveStream(t, slave.Name())
 	defer r.Close()
-	// The deadline closes the device, which ends the partial frame: it
-	// is reported as cut short, then the deadline.
-	_, err := r.Next(ctx)
-	if !errors.Is(err, smarty.ErrTruncated) {
-		t.Fatalf("Next on a silent device after a partial frame: %v, want the frame reported as cut short", err)
+	if _, err := r.Next(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Next on a silent device after a partial frame: %v, want the context's deadline", err)
 	}
-	if _, err = r.Next(ctx); err != context.DeadlineExceeded {
-		t.Fatalf("Next on a silent device: %v, want the context's deadline", err)
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		r.Close()
+	}()
+	if _, err := r.Next(context.Background()); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("Next on a silent device after Close: %v, want fs.ErrClosed", err)
 	}
 }

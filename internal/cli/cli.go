@@ -1,7 +1,7 @@
 // Package cli holds what the commands share: their common flags, loading
 // the key without ever showing it, glog's set-up, how errors become exit
 // statuses, and for the live commands (OnlineDecryption, MQTTPublisher)
-// -list, device errors, the live.Stream's set-up and the wrong-key check.
+// -list, device errors and the p1.Stream's set-up (RunLive).
 //
 // A command's main wires signals and calls its run function; run builds a
 // flag set with NewFlagSet, adds the flag groups it needs, and calls Parse:

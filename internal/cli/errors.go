@@ -5,7 +5,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 // A Messenger returns the line for a human about an error of the package
@@ -25,10 +25,12 @@ func ErrorMessage(err error, msgs ...Messenger) string {
 			return OneLine(msg)
 		}
 	}
-	var ke *live.KeyError
+	var ke *p1.KeyError
 	switch {
+	case errors.As(err, &ke) && errors.Is(err, p1.ErrNoKey):
+		return fmt.Sprintf("%s sends encrypted frames (system title %s) and no key was given: %s", ke.Device, ke.SystemTitle, NoKeyHint)
 	case errors.As(err, &ke):
-		return fmt.Sprintf("authentication failed for the first %d frames from %s: wrong key, or the meter uses another authentication key (-authKey)", ke.Failures, ke.Device)
+		return fmt.Sprintf("authentication failed for %d frames of the meter (system title %s) on %s and none decrypted: wrong key, or the meter uses another authentication key (-authKey)", ke.Frames, ke.SystemTitle, ke.Device)
 	}
 	return OneLine(err.Error())
 }

@@ -39,7 +39,7 @@ type LiveFlags struct {
 	// OnStream, when set, is called by RunLive with the Stream it reads,
 	// before the loop starts: an output that shows the link's counts (the
 	// gateway's metrics and page) keeps it to call Stats.
-	OnStream func(*live.Stream)
+	OnStream func(*p1.Stream)
 }
 
 // AddWaitFlag adds -wait: without it the device is opened once at start,
@@ -55,7 +55,7 @@ func AddLiveFlags(fs *flag.FlagSet, countUsage string) *LiveFlags {
 		KeyFlags:    AddKeyFlags(fs, true),
 		DeviceFlags: AddDeviceFlags(fs),
 		Count:       AddCountFlag(fs, countUsage),
-		Timeout: fs.Duration("timeout", live.DefaultTimeout,
+		Timeout: fs.Duration("timeout", p1.DefaultTimeout,
 			"close and reopen a device that delivers no complete frame for this `long` (0: never)"),
 		Quarter: quarterlive.AddFlags(fs),
 	}
@@ -166,63 +166,59 @@ func FrameMessage(err error) string {
 	return OneLine(msg)
 }
 
-// LiveConfig returns the live.Config of a live command: device, read with
-// newReader, closed and reopened when it delivers no complete frame for
-// timeout (0: never), logging through glog, with every retry at -v 1.
-// Each line is logged as from its caller in internal/live, which also
-// decides -vmodule.
-func LiveConfig(device string, timeout time.Duration, newReader func(io.Reader) *smarty.Reader) live.Config {
+// StreamConfig returns the p1.Config of a live command: device, cipher
+// c (nil: plain telegrams only), -allowUnauthenticated, closed and
+// reopened when it delivers no complete frame for -timeout (0: never),
+// logging through glog (Logger), every retry at -v 1.
+func (l *LiveFlags) StreamConfig(c *smarty.Cipher) p1.Config {
+	timeout := *l.Timeout
 	if timeout == 0 {
-		timeout = -1 // live: never
+		timeout = -1 // p1: never
 	}
-	return live.Config{
-		Device:    device,
-		NewReader: newReader,
-		Timeout:   timeout,
-		Infof:     func(f string, a ...any) { glog.InfoDepth(1, fmt.Sprintf(f, a...)) },
-		Warnf:     func(f string, a ...any) { glog.WarningDepth(1, fmt.Sprintf(f, a...)) },
-		Debugf: func(f string, a ...any) {
-			if glog.VDepth(1, 1) {
-				glog.InfoDepth(1, fmt.Sprintf(f, a...))
-			}
-		},
+	return p1.Config{
+		Device:               l.Device,
+		Cipher:               c,
+		AllowUnauthenticated: l.AllowUnauthenticated,
+		Wait:                 l.Wait == nil || *l.Wait,
+		Timeout:              timeout,
+		Logger:               Logger(""),
 	}
 }
 
+// ReportInterval is how often the live commands log the Stream's counts.
+const ReportInterval = time.Hour
+
 // RunLive reads the device of the flags with the cipher c and feeds the
 // outputs from one live.Loop until ctx is done, -count telegrams, the end
-// of a file given as -device, a wrong key, an output that fails or a
-// device that cannot work. log gets what the loop tells the user (frames
-// that failed, the first one that fails authentication).
+// of a file given as -device, a wrong or missing key, an output that
+// fails or a device that cannot work. log gets what the loop tells the
+// user (frames that failed).
 //
 // Unless the command always waits (l.Wait nil) or -wait is given, the
 // device is opened once first, so that a device that is not there, or that
 // this user may not open, is one clear error at start. Errors of the
-// device come back as DeviceError makes them; a wrong key as a
-// *live.KeyError (ErrorMessage says what to do).
+// device come back as DeviceError makes them; a wrong or missing key as a
+// *p1.KeyError (ErrorMessage says what to do).
 func (l *LiveFlags) RunLive(ctx context.Context, c *smarty.Cipher, log *slog.Logger, outputs ...live.Output) error {
-	cfg := LiveConfig(l.Device, *l.Timeout, func(r io.Reader) *smarty.Reader { return l.NewReader(r, c) })
-	var st *live.Stream
-	if l.Wait == nil || *l.Wait {
-		st = live.New(cfg)
-	} else {
-		var err error
-		if st, err = live.Open(ctx, cfg); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, fs.ErrNotExist) {
-				// The one case where waiting may be what the user wants.
-				return Usagef("%s (or -wait to wait for it)", DeviceError(err))
-			}
-			return DeviceError(err)
+	cfg := l.StreamConfig(c)
+	var loop *live.Loop
+	cfg.Link = func(s p1.LinkState) { loop.SetLink(linkState(s)) }
+	st, err := p1.NewStream(ctx, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
 		}
+		if errors.Is(err, fs.ErrNotExist) {
+			// The one case where waiting may be what the user wants.
+			return Usagef("%s (or -wait to wait for it)", DeviceError(err))
+		}
+		return DeviceError(err)
 	}
 	defer st.Close()
 	if l.OnStream != nil {
 		l.OnStream(st)
 	}
-	go st.ReportEvery(ctx, live.DefaultReportInterval)
+	go reportEvery(ctx, cfg.Logger, l.Device, st, ReportInterval)
 	lc := live.LoopConfig{
 		Device:   l.Device,
 		Count:    *l.Count,
@@ -233,16 +229,43 @@ func (l *LiveFlags) RunLive(ctx context.Context, c *smarty.Cipher, log *slog.Log
 	if w := l.Quarter.Watcher(log); w != nil {
 		lc.Annotate = w.Annotate
 	}
-	loop := live.NewLoop(st, lc)
+	loop = live.NewLoop(st, lc)
 	for _, o := range outputs {
 		loop.Add(o)
 	}
-	err := loop.Run(ctx)
-	var ke *live.KeyError
+	err = loop.Run(ctx)
+	var ke *p1.KeyError
 	if err == nil || errors.As(err, &ke) || !isDeviceError(err) {
 		return err
 	}
 	return DeviceError(err)
+}
+
+// linkState is the loop's name of a Stream's link state.
+func linkState(s p1.LinkState) live.LinkState {
+	switch s {
+	case p1.LinkUp:
+		return live.LinkUp
+	case p1.LinkSilent:
+		return live.LinkSilent
+	case p1.LinkDown:
+		return live.LinkDown
+	}
+	return live.LinkWaiting
+}
+
+// reportEvery logs the Stream's counts every interval until ctx is done.
+func reportEvery(ctx context.Context, log *slog.Logger, device string, st *p1.Stream, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			log.Info(fmt.Sprintf("%s: %s", device, st.Stats()))
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // isDeviceError reports whether err came from the device.

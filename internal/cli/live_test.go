@@ -101,21 +101,24 @@ func TestDeviceError(t *testing.T) {
 	}
 }
 
-func TestLiveConfig(t *testing.T) {
+func TestStreamConfig(t *testing.T) {
 	tests := []struct {
 		in, want time.Duration
+		wait     *bool
 	}{
-		{0, -1}, // never
-		{-1, -1},
-		{30 * time.Second, 30 * time.Second},
+		{0, -1, nil}, // never
+		{-1, -1, new(bool)},
+		{30 * time.Second, 30 * time.Second, new(bool)},
 	}
 	for _, tc := range tests {
-		cfg := LiveConfig("/dev/ttyUSB0", tc.in, nil)
-		if cfg.Timeout != tc.want || cfg.Device != "/dev/ttyUSB0" {
-			t.Errorf("LiveConfig(%v): device %q, timeout %v; want %v", tc.in, cfg.Device, cfg.Timeout, tc.want)
+		timeout := tc.in
+		l := &LiveFlags{KeyFlags: &KeyFlags{AllowUnauthenticated: true}, DeviceFlags: &DeviceFlags{Device: "/dev/ttyUSB0"}, Timeout: &timeout, Wait: tc.wait}
+		cfg := l.StreamConfig(nil)
+		if cfg.Timeout != tc.want || cfg.Device != "/dev/ttyUSB0" || !cfg.AllowUnauthenticated || cfg.Wait != (tc.wait == nil) {
+			t.Errorf("StreamConfig with -timeout %v: %+v", tc.in, cfg)
 		}
-		if cfg.Infof == nil || cfg.Warnf == nil || cfg.Debugf == nil {
-			t.Error("LiveConfig leaves a log function nil")
+		if cfg.Logger == nil {
+			t.Error("StreamConfig leaves the logger nil")
 		}
 	}
 }

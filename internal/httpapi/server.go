@@ -45,6 +45,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 // Defaults of Config.
@@ -109,7 +110,7 @@ type Health struct {
 // HealthOf returns the Health of a Stream's counts. Failures has every
 // class, the ones never seen at 0, so that their counters exist from the
 // start.
-func HealthOf(st live.Stats) Health {
+func HealthOf(st p1.Stats) Health {
 	h := Health{
 		Telegrams:    st.Telegrams,
 		Failures:     make(map[string]int64, len(smarty.Failures())),

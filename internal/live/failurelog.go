@@ -85,3 +85,10 @@ func (f *failureLog) flush() {
 	clear(f.counted)
 	f.total = 0
 }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"time"
@@ -89,10 +90,10 @@ type Drainer interface {
 	Drain(ctx context.Context) error
 }
 
-// Source is what the loop reads telegrams from: a Stream. Next returns a
-// *smarty.FrameError for a frame that was skipped, and any other error at
-// the end: ctx's error, io.EOF at the end of a file, ErrClosed, or the
-// device's error. The Message may be overwritten by the next call.
+// Source is what the loop reads telegrams from: a *p1.Stream. Next returns
+// a *smarty.FrameError for a frame that was skipped, and any other error
+// at the end: ctx's error, io.EOF at the end of a file, an error wrapping
+// fs.ErrClosed, a *p1.KeyError, or the device's error. The Message may be overwritten by the next call.
 type Source interface {
 	Next(ctx context.Context) (*smarty.Message, error)
 }
@@ -170,7 +171,7 @@ type item struct {
 // cannot work, then stops the outputs and waits for them. It returns nil
 // for ctx done, Count reached or the end of a file; otherwise the error
 // of the first output that failed, or the error that ended reading
-// (a *KeyError for a wrong key, the device's error).
+// (a *p1.KeyError for a wrong or missing key, the device's error).
 func (l *Loop) Run(ctx context.Context) error {
 	readCtx, stopRead := context.WithCancel(ctx)
 	defer stopRead()
@@ -243,7 +244,6 @@ func (l *Loop) read(ctx context.Context) error {
 			o.Link(s)
 		}
 	}
-	keys := KeyCheck{Device: l.cfg.Device}
 	fails := newFailureLog(l.log, l.cfg.FailureInterval, l.cfg.FailureBurst, l.cfg.Describe)
 	defer fails.flush()
 	n := 0
@@ -263,21 +263,10 @@ func (l *Loop) read(ctx context.Context) error {
 		if it.err != nil {
 			var fe *smarty.FrameError
 			if errors.As(it.err, &fe) {
-				if verdict := keys.Failed(fe); verdict != KeyUndecided {
-					l.log.Debug(l.cfg.Describe(it.err))
-					if verdict == KeyWrong {
-						return keys.Err()
-					}
-					if keys.Failures() == 1 {
-						l.log.Warn(fmt.Sprintf("the frame at byte %d failed authentication; if the next %d fail too, the key is wrong",
-							fe.Offset, AuthFailuresToGiveUp-1))
-					}
-					continue
-				}
 				fails.add(fe)
 				continue
 			}
-			if ctx.Err() != nil || errors.Is(it.err, ErrClosed) {
+			if ctx.Err() != nil || errors.Is(it.err, fs.ErrClosed) {
 				return nil
 			}
 			if it.err == io.EOF {
@@ -286,7 +275,6 @@ func (l *Loop) read(ctx context.Context) error {
 			}
 			return it.err
 		}
-		keys.Decoded()
 		if silence != nil {
 			silence.Reset(l.cfg.Silence)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
@@ -151,7 +152,7 @@ func TestLoopEnd(t *testing.T) {
 		drained bool
 	}{
 		{"end of file", io.EOF, nil, nil, true},
-		{"closed", ErrClosed, nil, nil, false},
+		{"closed", fs.ErrClosed, nil, nil, false},
 		{"device", boom, nil, boom, false},
 		{"output fails", nil, boom, boom, false},
 	}
@@ -186,38 +187,6 @@ func TestLoopCancel(t *testing.T) {
 			t.Errorf("Run after cancel = %v", err)
 		}
 	})
-}
-
-func TestLoopWrongKey(t *testing.T) {
-	auth := func(off int64) fakeStep { return fakeStep{err: &smarty.FrameError{Offset: off, Err: smarty.ErrAuth}} }
-	cut := fakeStep{err: &smarty.FrameError{Offset: 5, Err: smarty.ErrTruncated}}
-	f := newFramer(t)
-	tests := []struct {
-		name  string
-		steps []fakeStep
-		wrong bool
-	}{
-		{"wrong key", []fakeStep{auth(0), auth(10), auth(20)}, true},
-		{"other failures between", []fakeStep{cut, auth(0), cut, auth(10), auth(20)}, true},
-		{"after a telegram, damage", []fakeStep{auth(0), {frame: f.frame(1)}, auth(10), auth(20), auth(30), auth(40)}, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var log logBuffer
-			l := NewLoop(&fakeSource{steps: tc.steps, end: io.EOF}, LoopConfig{Device: "/dev/ttyUSB0", Log: log.logger()})
-			err := l.Run(context.Background())
-			var ke *KeyError
-			if got := errors.As(err, &ke); got != tc.wrong {
-				t.Fatalf("Run = %v; wrong key %v, want %v", err, got, tc.wrong)
-			}
-			if tc.wrong && (ke.Failures != 3 || ke.Device != "/dev/ttyUSB0" || !errors.Is(err, ErrWrongKey)) {
-				t.Errorf("KeyError %+v", ke)
-			}
-			if n := strings.Count(log.String(), "failed authentication; if the next 2 fail too, the key is wrong"); n != 1 {
-				t.Errorf("the first failure said %d times:\n%s", n, log.String())
-			}
-		})
-	}
 }
 
 // TestLoopSilence: the outputs learn that the link went silent after

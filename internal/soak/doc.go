@@ -1,6 +1,6 @@
 // Package soak holds the soak test of the live reader: the simulated meter
 // at full speed through a pseudo-terminal into the reader OnlineDecryption
-// uses (p1.Open, internal/live's Stream, smarty.Reader), with the
+// uses (p1.Stream over p1.Open and smarty.Reader), with the
 // "USB cable" unplugged and plugged back at regular intervals. Every frame
 // must be decoded, and the number of goroutines and the heap must be the
 // same at the end as at the start.

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,9 +17,9 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/term"
 
-	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
 var long = flag.Bool("soak", false, "run the long soak: 100 000 frames, a reconnect every 10 000")
@@ -93,13 +93,18 @@ func TestSoak(t *testing.T) {
 
 	d := &device{link: filepath.Join(t.TempDir(), "usb-FTDI_FT232R_USB_UART_SOAK-if00-port0")}
 	d.plug(t)
-	var warnings atomic.Int64
-	st := live.New(live.Config{
-		Device:    d.link,
-		NewReader: func(r io.Reader) *smarty.Reader { return smarty.NewReader(r, cipher) },
-		Backoff:   live.Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond},
-		Warnf:     func(string, ...any) { warnings.Add(1) },
+	var warnings warnCounter
+	st, err := p1.NewStream(ctx, p1.Config{
+		Device:     d.link,
+		Cipher:     cipher,
+		Wait:       true,
+		MinBackoff: time.Millisecond,
+		MaxBackoff: 10 * time.Millisecond,
+		Logger:     slog.New(&warnings),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The meter writes as fast as the terminal takes the frames. After
 	// every `every` frames it waits until the reader has decoded them all
@@ -179,7 +184,7 @@ func TestSoak(t *testing.T) {
 	}
 	first, last := all[0], all[len(all)-1]
 	t.Logf("%d frames (%d bytes) in %s, %d reconnects, %d warnings; before: %d goroutines, heap %d B",
-		stats.Telegrams, stats.BytesRead, elapsed.Round(time.Millisecond), stats.Reconnects(), warnings.Load(), before.goroutines, before.heap)
+		stats.Telegrams, stats.BytesRead, elapsed.Round(time.Millisecond), stats.Reconnects(), warnings.n.Load(), before.goroutines, before.heap)
 	for _, s := range all {
 		t.Logf("after %6d frames: %d goroutines, heap %d B", s.frames, s.goroutines, s.heap)
 	}
@@ -200,3 +205,11 @@ func TestSoak(t *testing.T) {
 		t.Errorf("heap: %d B after %d frames, %d B after %d: grew by more than %d B", first.heap, first.frames, last.heap, last.frames, slack)
 	}
 }
+
+// warnCounter is a slog.Handler that counts the warnings.
+type warnCounter struct{ n atomic.Int64 }
+
+func (w *warnCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnCounter) Handle(context.Context, slog.Record) error    { w.n.Add(1); return nil }
+func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w *warnCounter) WithGroup(string) slog.Handler                { return w }
