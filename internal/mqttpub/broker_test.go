@@ -404,10 +404,7 @@ func waitRunError(t *testing.T, p *Publisher, stop func() error) error {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for {
-		p.mu.Lock()
-		closed := p.closed
-		p.mu.Unlock()
-		if closed {
+		if p.q.isClosed() {
 			return stop()
 		}
 		if time.Now().After(deadline) {

@@ -27,8 +27,11 @@ type Config struct {
 	// QoS is the MQTT quality of service, 0, 1 or 2. With 1 or 2 nothing
 	// is dropped while the broker is away (up to QueueSize telegrams).
 	QoS byte
-	// Username and Password authenticate to the broker. The password is
-	// never logged.
+	// Username and Password authenticate to the broker (a user name and
+	// password in Broker's URL do too). Neither is ever logged: URLs in
+	// messages have their user information replaced by "xxxxx". Sending
+	// them unencrypted (tcp://, ws://) to a host that is not this machine
+	// is logged as a warning.
 	Username, Password string
 	// ClientID is the MQTT client id; "{meter}" in it is replaced by the
 	// meter id. Default "smarty-{meter}": stable across restarts and
@@ -60,7 +63,11 @@ type Config struct {
 	// QueueDir, when set, keeps the queue of telegrams waiting for the
 	// broker in files in this directory, so that a restart of the
 	// program (even a crash) loses none of them. Only one Publisher may
-	// use a directory at a time.
+	// use a directory at a time: it is locked. It is created private
+	// (mode 0700); a directory that belongs to another user, or that
+	// other users can write, is refused. While the disk is full or
+	// read-only, telegrams are kept in memory (up to 8640, or QueueSize
+	// if smaller) and go to the directory once it works again.
 	QueueDir string
 	// QueueSize is the most telegrams kept while the broker is away;
 	// past it the oldest are dropped. Default 8640 (a day of telegrams
@@ -192,24 +199,26 @@ func configErr(field string, err error, format string, args ...any) *ConfigError
 }
 
 // ParseBroker checks a broker URL and returns it with the default port
-// added when it has none.
+// added when it has none. A user name and password in it are kept (they
+// are used to connect) but never shown in its errors.
 func ParseBroker(s string) (string, error) {
 	if s == "" {
 		return "", configErr("Broker", nil, "no broker URL: give one such as tcp://localhost:1883")
 	}
 	if !strings.Contains(s, "://") {
+		s = redactURL(s)
 		return "", configErr("Broker", nil, "broker %q has no scheme: write tcp://%s (or ssl://%s for TLS)", s, s, s)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", configErr("Broker", err, "broker URL %q does not parse: %v", s, errors.Unwrap(err))
+		return "", configErr("Broker", err, "broker URL %q does not parse: %v", redactURL(s), errors.Unwrap(err))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if !tlsSchemes[scheme] && !plainSchemes[scheme] {
-		return "", configErr("Broker", nil, "broker URL %q: unknown scheme %q: use tcp://, ssl:// (TLS), ws:// or wss://", s, u.Scheme)
+		return "", configErr("Broker", nil, "broker URL %q: unknown scheme %q: use tcp://, ssl:// (TLS), ws:// or wss://", redactURL(s), u.Scheme)
 	}
 	if u.Hostname() == "" {
-		return "", configErr("Broker", nil, "broker URL %q has no host name", s)
+		return "", configErr("Broker", nil, "broker URL %q has no host name", redactURL(s))
 	}
 	if u.Port() == "" && (scheme != "ws" && scheme != "wss") {
 		port := "1883"

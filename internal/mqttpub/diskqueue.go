@@ -7,80 +7,129 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // diskQueue keeps records in append-only segment files in a directory, so
 // that they survive a restart or a crash of the program:
 //
 //	00000000000000000000.seg   segment: header, then records
-//	00000000000000001391.seg   the next one, named by its first sequence number
+//	00000000000000001391.seg   the next one, named by the sequence number of its first record
+//	                           (a ".1" before ".seg" if a file of that name is in the way)
 //	ack                        sequence number of the oldest record not yet delivered
 //
-// A segment starts with the magic "SMTYQ001" and its first sequence number
-// (8 bytes, big-endian). Each record is its length (4 bytes), the CRC-32C
-// of its bytes (4 bytes) and the bytes, never empty. A record is appended with one
-// write and synced to the disk before push returns, so a record push
-// returned for is there after a crash or a power cut. A record torn by a
-// crash in the middle of a write is cut off when the directory is opened
-// again.
+// A segment starts with the magic "SMTYQ002" and the sequence number of
+// its first record (8 bytes, big-endian). Each record is the length of its
+// data (4 bytes), the CRC-32C of its sequence number and data (4 bytes),
+// its sequence number (8 bytes) and the data, never empty. Sequence numbers
+// rise from one record to the next, though not always by one: a record
+// delivered or dropped while it was only in memory never reaches the disk.
+//
+// Because every record carries its own length, checksum and sequence
+// number, damage costs exactly the damaged records: reading resynchronises
+// at the next valid record, at open as while running, and the sequence
+// numbers say which records are left whatever was lost between them.
+//
+// A run never appends to a segment an earlier run wrote: its first append
+// starts a new one, and so does the first append after a failed write.
+// Records are written with one write and synced before they count as on
+// disk; a new segment is created whole (header and records) and its
+// directory synced.
 //
 // The ack file holds the sequence number of the oldest record not yet
-// delivered, with a CRC; it is replaced (write and rename) at every pop.
-// Should it be lost, records are delivered again: at least once, never
-// zero times. A segment whose records have all been delivered is removed.
+// delivered, with a CRC. It is written per batch of deliveries (write
+// ack.tmp, sync, rename, sync the directory). It never points past what is
+// on disk in a way that matters: at open, the next record gets a sequence
+// number above both the ack and every record found. Should the ack be lost,
+// records are delivered again: at least once, never zero times. A segment
+// whose records have all been delivered is removed, unless it is the one
+// being appended to.
+//
+// diskQueue is not safe for concurrent use: the queue that owns it
+// serialises every call.
 type diskQueue struct {
-	dir  string
-	max  int
-	log  *slog.Logger
-	lock *os.File
-
-	segs     []*segment // oldest first; the last is the one appended to
-	w        *os.File   // the last segment, for appending
-	r        *os.File   // segs[0], for reading
-	head     uint64     // sequence number of the oldest record
-	off      int64      // its offset in segs[0]
-	n        int        // records in the queue
-	frontLen int64      // size on disk of the record front returned, 0 if none
-	segMax   int64      // size at which a new segment is started
-	buf      []byte
+	dir    *queueDir
+	log    *slog.Logger
+	segs   []*segment // oldest first
+	w      *os.File   // appends to the last segment; nil: the next append starts a new one
+	n      int        // records not yet delivered
+	next   uint64     // above every sequence number on disk and the ack
+	ack    uint64     // the ack as on disk
+	ackOK  bool       // ack is what the file holds
+	segMax int64      // size past which appends start a new segment
+	buf    []byte
 }
 
 type segment struct {
-	first uint64 // sequence number of its first record
-	count int    // records in it
-	size  int64  // bytes, header included
-	path  string
+	name  string
+	first uint64
+	size  int64    // bytes in the file: where the next append goes
+	recs  []recRef // records not yet delivered, oldest first
+	f     *os.File // for reading, opened when first needed
+	bad   bool     // damage found in it (reported once)
+}
+
+// recRef locates a record in its segment.
+type recRef struct {
+	seq  uint64
+	off  int64  // of the record's prefix
+	size uint32 // of its data
 }
 
 const (
-	segMagic      = "SMTYQ001"
+	segMagic      = "SMTYQ002"
+	segMagicV1    = "SMTYQ001" // implicit sequence numbers; not read any more
 	segHeaderSize = 16
+	segSuffix     = ".seg"
 	ackMagic      = "SMTYACK1"
-	recPrefix     = 8
-	// segMaxSize is the size at which a new segment is started: about
+	ackSize       = 20
+	ackName       = "ack"
+	ackTmpName    = "ack.tmp"
+	recPrefix     = 16
+	// segMaxSize is the size past which a new segment is started: about
 	// 1500 telegrams, four hours of them.
 	segMaxSize = 1 << 20
 	// maxRecord bounds a record read back from disk, so that a damaged
 	// length cannot make the queue allocate gigabytes.
 	maxRecord = 1 << 20
+	// appendMax bounds the bytes of one append (it always takes at least
+	// one record), so that a segment never grows far past segMaxSize.
+	appendMax = 1 << 20
+	// maxSegFile is the largest file taken for a segment: a segment is
+	// at most segMaxSize+appendMax+maxRecord bytes.
+	maxSegFile = 8 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// openDiskQueue opens (creating it when needed) the queue in dir.
-func openDiskQueue(dir string, max int, log *slog.Logger) (*diskQueue, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("mqttpub: queue directory: %w", err)
+// faultPoint, when a test sets it, is called at each point of a disk
+// operation where a crash leaves a distinct state on disk: a test kills
+// the process there, or returns an error that the operation then fails
+// with, as if the disk had.
+var faultPoint func(point string) error
+
+func at(point string) error {
+	if faultPoint != nil {
+		return faultPoint(point)
 	}
-	lock, err := lockDir(dir)
+	return nil
+}
+
+// openDiskQueue opens (creating it when needed) the queue in dir: see
+// openQueueDir for the checks made on the directory.
+func openDiskQueue(dir string, log *slog.Logger) (*diskQueue, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d, err := openQueueDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	q := &diskQueue{dir: dir, max: max, log: log, lock: lock, segMax: segMaxSize}
+	q := &diskQueue{dir: d, log: log, segMax: segMaxSize}
 	if err := q.load(); err != nil {
 		q.close()
 		return nil, err
@@ -88,364 +137,478 @@ func openDiskQueue(dir string, max int, log *slog.Logger) (*diskQueue, error) {
 	return q, nil
 }
 
-func segName(first uint64) string { return fmt.Sprintf("%020d.seg", first) }
+func segName(first uint64) string { return fmt.Sprintf("%020d%s", first, segSuffix) }
 
-// load reads the ack file and the segments, cuts off a torn last record
-// and positions the queue at the oldest record not yet delivered.
+// load reads the ack file and the segments, and positions the queue at the
+// oldest record not yet delivered.
 func (q *diskQueue) load() error {
-	ack, ackOK := q.readAck()
-	names, err := filepath.Glob(filepath.Join(q.dir, "*.seg"))
+	q.ack, q.ackOK = q.readAck()
+	q.dir.remove(ackTmpName) // left by a crash; may fail on a read-only disk
+	entries, err := os.ReadDir(q.dir.path)
 	if err != nil {
-		return err
+		return fmt.Errorf("mqttpub: reading the queue directory: %w", err)
 	}
-	sort.Strings(names)
-	for i, path := range names {
-		last := i == len(names)-1
-		seg, err := q.scan(path, last)
-		if err != nil {
-			return err
-		}
-		if seg != nil {
-			q.segs = append(q.segs, seg)
-		}
-	}
-	if !ackOK && len(q.segs) > 0 {
-		ack = q.segs[0].first
-	}
-	// Remove the segments whose records have all been delivered, but
-	// keep the last one to append to.
-	for len(q.segs) > 1 && q.segs[0].first+uint64(q.segs[0].count) <= ack {
-		os.Remove(q.segs[0].path)
-		q.segs = q.segs[1:]
-	}
-	if len(q.segs) == 0 {
-		if err := q.newSegment(ack); err != nil {
-			return err
-		}
-	} else {
-		last := q.segs[len(q.segs)-1]
-		if q.w, err = os.OpenFile(last.path, os.O_WRONLY|os.O_APPEND, 0); err != nil {
-			return fmt.Errorf("mqttpub: queue: %w", err)
-		}
-	}
-	if err := q.openHead(); err != nil {
-		return err
-	}
-	// Skip what the ack file says was delivered.
-	for q.head < ack && q.n > 0 {
-		rec, _, err := q.front()
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			break
-		}
-		if q.head < ack {
-			q.advance()
-		}
-	}
-	return nil
-}
-
-// scan checks one segment file and counts its records. A damaged record
-// ends the segment: in the last segment (a crash in the middle of an
-// append) the file is cut there; in an older one the rest is skipped.
-func (q *diskQueue) scan(path string, last bool) (*segment, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("mqttpub: queue: %w", err)
-	}
-	defer f.Close()
-	var hdr [segHeaderSize]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:8]) != segMagic {
-		q.log.Warn(fmt.Sprintf("queue file %s is not a queue segment (damaged or foreign): moved aside as %s.bad", path, filepath.Base(path)))
-		os.Rename(path, path+".bad")
-		return nil, nil
-	}
-	seg := &segment{first: binary.BigEndian.Uint64(hdr[8:]), path: path, size: segHeaderSize}
-	if want := segName(seg.first); filepath.Base(path) != want {
-		q.log.Warn(fmt.Sprintf("queue file %s says it starts at record %d; using it anyway", path, seg.first))
-	}
-	r := &countingReader{r: f}
-	var prefix [recPrefix]byte
-	var rec []byte
-	for {
-		if _, err := io.ReadFull(r, prefix[:]); err != nil {
-			if err != io.EOF {
-				q.damaged(f, seg, last, "cut short")
-			}
-			break
-		}
-		size := binary.BigEndian.Uint32(prefix[:4])
-		if size == 0 || size > maxRecord { // push never writes an empty record
-			q.damaged(f, seg, last, "has an impossible length")
-			break
-		}
-		if cap(rec) < int(size) {
-			rec = make([]byte, size)
-		}
-		rec = rec[:size]
-		if _, err := io.ReadFull(r, rec); err != nil {
-			q.damaged(f, seg, last, "cut short")
-			break
-		}
-		if crc32.Checksum(rec, castagnoli) != binary.BigEndian.Uint32(prefix[4:]) {
-			q.damaged(f, seg, last, "fails its checksum")
-			break
-		}
-		seg.count++
-		seg.size += recPrefix + int64(size)
-	}
-	return seg, nil
-}
-
-func (q *diskQueue) damaged(f *os.File, seg *segment, last bool, why string) {
-	if last {
-		fi, _ := f.Stat()
-		q.log.Warn(fmt.Sprintf("queue file %s: the record after %d good ones %s (the program stopped in the middle of writing it); cutting %d bytes off",
-			seg.path, seg.count, why, fi.Size()-seg.size))
-		f.Truncate(seg.size)
-		f.Sync()
-		return
-	}
-	q.log.Warn(fmt.Sprintf("queue file %s: the record after %d good ones %s; the rest of the file is skipped", seg.path, seg.count, why))
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// openHead opens segs[0] for reading at its first record and counts the
-// records of every segment.
-func (q *diskQueue) openHead() error {
-	if q.r != nil {
-		q.r.Close()
-	}
-	var err error
-	if q.r, err = os.Open(q.segs[0].path); err != nil {
-		return fmt.Errorf("mqttpub: queue: %w", err)
-	}
-	q.head, q.off, q.frontLen = q.segs[0].first, segHeaderSize, 0
-	q.n = 0
-	for _, s := range q.segs {
-		q.n += s.count
-	}
-	return nil
-}
-
-func (q *diskQueue) newSegment(first uint64) error {
-	path := filepath.Join(q.dir, segName(first))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("mqttpub: queue: %w", err)
-	}
-	var hdr [segHeaderSize]byte
-	copy(hdr[:], segMagic)
-	binary.BigEndian.PutUint64(hdr[8:], first)
-	if _, err := f.Write(hdr[:]); err != nil {
-		f.Close()
-		return fmt.Errorf("mqttpub: queue: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("mqttpub: queue: %w", err)
-	}
-	syncDir(q.dir)
-	if q.w != nil {
-		q.w.Close()
-	}
-	q.w = f
-	q.segs = append(q.segs, &segment{first: first, size: segHeaderSize, path: path})
-	return nil
-}
-
-func (q *diskQueue) push(rec []byte) (bool, error) {
-	if len(rec) == 0 {
-		return false, errors.New("mqttpub: queue: an empty record") // a reading always encodes to some bytes
-	}
-	dropped := false
-	if q.n >= q.max {
-		_, seq, err := q.front()
-		if err != nil {
-			return false, err
-		}
-		if err := q.pop(seq); err != nil {
-			return false, err
-		}
-		dropped = true
-	}
-	last := q.segs[len(q.segs)-1]
-	if last.size >= q.segMax {
-		if err := q.newSegment(last.first + uint64(last.count)); err != nil {
-			return dropped, err
-		}
-		q.removeDelivered()
-		last = q.segs[len(q.segs)-1]
-	}
-	q.buf = q.buf[:0]
-	q.buf = binary.BigEndian.AppendUint32(q.buf, uint32(len(rec)))
-	q.buf = binary.BigEndian.AppendUint32(q.buf, crc32.Checksum(rec, castagnoli))
-	q.buf = append(q.buf, rec...)
-	if _, err := q.w.Write(q.buf); err != nil {
-		q.w.Truncate(last.size) // do not leave half a record behind
-		return dropped, fmt.Errorf("mqttpub: queue: writing to %s: %w", last.path, err)
-	}
-	if err := q.w.Sync(); err != nil {
-		return dropped, fmt.Errorf("mqttpub: queue: syncing %s: %w", last.path, err)
-	}
-	last.count++
-	last.size += int64(len(q.buf))
-	q.n++
-	return dropped, nil
-}
-
-func (q *diskQueue) front() ([]byte, uint64, error) {
-	for q.n > 0 {
-		// Move on to the next segment when the head one is used up
-		// (this is where a damaged older segment ends early).
-		if q.head == q.segs[0].first+uint64(q.segs[0].count) {
-			if len(q.segs) == 1 {
-				return nil, 0, nil
-			}
-			os.Remove(q.segs[0].path)
-			q.segs = q.segs[1:]
-			if err := q.openHead(); err != nil {
-				return nil, 0, err
-			}
+	var segs []*segment
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), segSuffix) {
 			continue
 		}
-		var prefix [recPrefix]byte
-		if _, err := q.r.ReadAt(prefix[:], q.off); err != nil {
-			return nil, 0, fmt.Errorf("mqttpub: queue: reading %s: %w", q.segs[0].path, err)
+		if seg := q.scan(e.Name()); seg != nil {
+			segs = append(segs, seg)
 		}
-		size := binary.BigEndian.Uint32(prefix[:4])
-		if size == 0 || size > maxRecord {
-			return nil, 0, fmt.Errorf("mqttpub: queue: %s is damaged at byte %d", q.segs[0].path, q.off)
+	}
+	// In the order of their records; a record whose sequence number does
+	// not rise (written twice after a failed sync) is dropped.
+	slices.SortStableFunc(segs, func(a, b *segment) int { return cmpSeq(a.recs[0].seq, b.recs[0].seq) })
+	var last uint64
+	seen := false
+	for _, seg := range segs {
+		seg.recs = slices.DeleteFunc(seg.recs, func(r recRef) bool { return seen && r.seq <= last })
+		if n := len(seg.recs); n > 0 {
+			last, seen = seg.recs[n-1].seq, true
 		}
-		if cap(q.buf) < int(size) {
-			q.buf = make([]byte, size)
+		if q.ackOK {
+			i, _ := slices.BinarySearchFunc(seg.recs, q.ack, func(r recRef, ack uint64) int {
+				return cmpSeq(r.seq, ack)
+			})
+			seg.recs = seg.recs[i:]
 		}
-		rec := q.buf[:size]
-		if _, err := q.r.ReadAt(rec, q.off+recPrefix); err != nil {
-			return nil, 0, fmt.Errorf("mqttpub: queue: reading %s: %w", q.segs[0].path, err)
-		}
-		q.frontLen = recPrefix + int64(size)
-		if crc32.Checksum(rec, castagnoli) != binary.BigEndian.Uint32(prefix[4:]) {
-			q.log.Warn(fmt.Sprintf("queue file %s: record %d fails its checksum (disk error?); skipped", q.segs[0].path, q.head))
-			q.advance()
+		if len(seg.recs) == 0 {
+			q.dir.remove(seg.name) // delivered
 			continue
 		}
-		return rec, q.head, nil
+		q.segs = append(q.segs, seg)
+		q.n += len(seg.recs)
 	}
-	return nil, 0, nil
-}
-
-// peek reads ahead of the oldest record within its segment: a batch never
-// spans two segments, nor a damaged record (front deals with those when
-// they come first).
-func (q *diskQueue) peek(n int, fn func([]byte, uint64) bool) error {
-	rec, seq, err := q.front()
-	if err != nil || rec == nil || n <= 0 || !fn(rec, seq) {
-		return err
+	if seen {
+		q.next = last + 1
 	}
-	end := q.segs[0].first + uint64(q.segs[0].count)
-	off := q.off + q.frontLen
-	for i := 1; i < n && seq+uint64(i) < end; i++ {
-		var prefix [recPrefix]byte
-		if _, err := q.r.ReadAt(prefix[:], off); err != nil {
-			return fmt.Errorf("mqttpub: queue: reading %s: %w", q.segs[0].path, err)
-		}
-		size := binary.BigEndian.Uint32(prefix[:4])
-		if size == 0 || size > maxRecord {
-			return nil
-		}
-		if cap(q.buf) < int(size) {
-			q.buf = make([]byte, size)
-		}
-		rec := q.buf[:size]
-		if _, err := q.r.ReadAt(rec, off+recPrefix); err != nil {
-			return fmt.Errorf("mqttpub: queue: reading %s: %w", q.segs[0].path, err)
-		}
-		if crc32.Checksum(rec, castagnoli) != binary.BigEndian.Uint32(prefix[4:]) {
-			return nil
-		}
-		if !fn(rec, seq+uint64(i)) {
-			return nil
-		}
-		off += recPrefix + int64(size)
+	if q.ackOK && q.ack > q.next {
+		q.next = q.ack
 	}
 	return nil
 }
 
-// advance moves past the record front returned.
-func (q *diskQueue) advance() {
-	q.off += q.frontLen
-	q.frontLen = 0
-	q.head++
-	q.n--
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
-func (q *diskQueue) pop(seq uint64) error {
-	if q.n == 0 {
+// scan reads one segment file and indexes its valid records, skipping
+// damage. It returns nil for a file that holds no valid record.
+func (q *diskQueue) scan(name string) *segment {
+	path := q.dir.join(name)
+	f, err := q.dir.open(name, os.O_RDONLY, 0)
+	if err != nil {
+		q.log.Warn(fmt.Sprintf("cannot read the queue file %s (%v); it is left alone", path, err))
 		return nil
 	}
-	if q.frontLen == 0 {
-		if _, _, err := q.front(); err != nil {
-			return err
-		}
-		if q.n == 0 {
-			return nil
-		}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxSegFile {
+		q.log.Warn(fmt.Sprintf("%s is not a queue segment (not a regular file, or too large); it is left alone", path))
+		return nil
 	}
-	if q.head != seq {
-		return nil // already dropped to make room
+	data, err := io.ReadAll(f)
+	if err != nil {
+		q.log.Warn(fmt.Sprintf("cannot read the queue file %s (%v); it is left alone", path, err))
+		return nil
 	}
-	q.advance()
-	q.removeDelivered()
-	return q.writeAck()
+	if bytes.HasPrefix(data, []byte(segMagicV1)) {
+		q.log.Warn(fmt.Sprintf("queue file %s was written by an earlier development version in a format this one does not read; moved aside as %s.v1", path, name))
+		q.dir.rename(name, name+".v1")
+		return nil
+	}
+	seg := &segment{name: name, size: int64(len(data))}
+	if len(data) >= segHeaderSize {
+		seg.first = binary.BigEndian.Uint64(data[8:16])
+	}
+	headerOK := len(data) >= segHeaderSize && string(data[:8]) == segMagic
+	var spans []span
+	var last uint64
+	seen := false
+	off := int64(segHeaderSize)
+	for off < int64(len(data)) {
+		ref, ok := parseRecord(data, off, last, seen)
+		if ok {
+			seg.recs = append(seg.recs, ref)
+			last, seen = ref.seq, true
+			off += recPrefix + int64(ref.size)
+			continue
+		}
+		start := off
+		for off++; off < int64(len(data)); off++ {
+			if _, ok := parseRecord(data, off, last, seen); ok {
+				break
+			}
+		}
+		spans = append(spans, span{start, off})
+	}
+	switch {
+	case len(seg.recs) == 0 && len(spans) == 0 && (headerOK || bytes.HasPrefix([]byte(segMagic), data)):
+		// An empty segment, or one cut short while it was being created.
+		q.dir.remove(name)
+		return nil
+	case len(seg.recs) == 0:
+		q.log.Warn(fmt.Sprintf("queue file %s holds no valid record (damaged, or not a queue file); moved aside as %s.bad", path, name))
+		q.dir.rename(name, name+".bad")
+		return nil
+	}
+	if !headerOK {
+		q.log.Warn(fmt.Sprintf("queue file %s: its header is damaged; its %d valid records are kept", path, len(seg.recs)))
+	}
+	if len(spans) > 0 {
+		seg.bad = true
+		q.reportDamage(path, spans, int64(len(data)), len(seg.recs))
+	}
+	return seg
 }
 
-// removeDelivered removes the oldest segment when all its records have
-// been delivered and it is not the one appended to.
-func (q *diskQueue) removeDelivered() {
-	for len(q.segs) > 1 && q.head == q.segs[0].first+uint64(q.segs[0].count) {
-		os.Remove(q.segs[0].path)
-		q.segs = q.segs[1:]
-		q.openHead()
+type span struct{ start, end int64 }
+
+func (q *diskQueue) reportDamage(path string, spans []span, size int64, kept int) {
+	var bad int64
+	for _, s := range spans {
+		bad += s.end - s.start
+	}
+	if len(spans) == 1 && spans[0].end == size {
+		q.log.Warn(fmt.Sprintf("queue file %s ends with %d bytes at byte %d that are not a whole record (the program stopped while writing, or the disk filled up); they are skipped, the %d records before them are kept",
+			path, bad, spans[0].start, kept))
+		return
+	}
+	q.log.Warn(fmt.Sprintf("queue file %s is damaged: %d bytes in %d places, the first at byte %d, hold no valid record and are skipped; the %d valid records around them are kept",
+		path, bad, len(spans), spans[0].start, kept))
+}
+
+// parseRecord checks for a whole, valid record at off in data whose
+// sequence number rises above last (when seen).
+func parseRecord(data []byte, off int64, last uint64, seen bool) (recRef, bool) {
+	if off+recPrefix > int64(len(data)) {
+		return recRef{}, false
+	}
+	p := data[off : off+recPrefix]
+	size := binary.BigEndian.Uint32(p[0:4])
+	if size == 0 || size > maxRecord || off+recPrefix+int64(size) > int64(len(data)) {
+		return recRef{}, false
+	}
+	seq := binary.BigEndian.Uint64(p[8:16])
+	if seen && seq <= last {
+		return recRef{}, false
+	}
+	crc := crc32.Update(crc32.Checksum(p[8:16], castagnoli), castagnoli, data[off+recPrefix:off+recPrefix+int64(size)])
+	if crc != binary.BigEndian.Uint32(p[4:8]) {
+		return recRef{}, false
+	}
+	return recRef{seq: seq, off: off, size: size}, true
+}
+
+// appendRecord adds one record to the bytes of an append.
+func appendDiskRecord(dst []byte, seq uint64, data []byte) []byte {
+	var p [recPrefix]byte
+	binary.BigEndian.PutUint32(p[0:4], uint32(len(data)))
+	binary.BigEndian.PutUint64(p[8:16], seq)
+	binary.BigEndian.PutUint32(p[4:8], crc32.Update(crc32.Checksum(p[8:16], castagnoli), castagnoli, data))
+	dst = append(dst, p[:]...)
+	return append(dst, data...)
+}
+
+// append writes recs (rising sequence numbers, above every record on disk)
+// and syncs them. On error none of them counts as written, and the next
+// append starts a new segment.
+func (q *diskQueue) append(recs []memRec) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if q.w == nil || q.segs[len(q.segs)-1].size >= q.segMax {
+		return q.newSegment(recs)
+	}
+	seg := q.segs[len(q.segs)-1]
+	q.buf = q.buf[:0]
+	refs := make([]recRef, 0, len(recs))
+	for _, r := range recs {
+		refs = append(refs, recRef{seq: r.seq, off: seg.size + int64(len(q.buf)), size: uint32(len(r.b))})
+		q.buf = appendDiskRecord(q.buf, r.seq, r.b)
+	}
+	err := at("append:write")
+	if err == nil {
+		_, err = q.w.Write(q.buf)
+	}
+	if err == nil {
+		err = at("append:written")
+	}
+	if err == nil {
+		err = q.w.Sync()
+	}
+	if err != nil {
+		q.w.Truncate(seg.size) // do not leave half a record behind, if the disk lets us
+		q.w.Close()
+		q.w = nil
+		return fmt.Errorf("writing %s: %w", q.dir.join(seg.name), unwrapPath(err))
+	}
+	at("append:synced")
+	seg.size += int64(len(q.buf))
+	seg.recs = append(seg.recs, refs...)
+	q.n += len(refs)
+	q.next = max(q.next, recs[len(recs)-1].seq+1)
+	return nil
+}
+
+// newSegment creates a segment holding recs.
+func (q *diskQueue) newSegment(recs []memRec) error {
+	if q.w != nil {
+		q.w.Close()
+		q.w = nil
+	}
+	name := segName(recs[0].seq)
+	q.buf = append(q.buf[:0], segMagic...)
+	q.buf = binary.BigEndian.AppendUint64(q.buf, recs[0].seq)
+	refs := make([]recRef, 0, len(recs))
+	for _, r := range recs {
+		refs = append(refs, recRef{seq: r.seq, off: int64(len(q.buf)), size: uint32(len(r.b))})
+		q.buf = appendDiskRecord(q.buf, r.seq, r.b)
+	}
+	err := at("segment:create")
+	var f *os.File
+	for i := 1; err == nil; i++ {
+		f, err = q.dir.open(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+		if !errors.Is(err, fs.ErrExist) || i > 100 {
+			break
+		}
+		// A file by that name that is no segment of ours (it was left
+		// alone at open): take another name.
+		name, err = fmt.Sprintf("%020d.%d%s", recs[0].seq, i, segSuffix), nil
+	}
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", q.dir.join(name), unwrapPath(err))
+	}
+	_, err = f.Write(q.buf)
+	if err == nil {
+		err = at("segment:written")
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = at("segment:synced")
+	}
+	if err == nil {
+		err = q.dir.sync()
+	}
+	if err != nil {
+		f.Close()
+		q.dir.remove(name)
+		return fmt.Errorf("writing %s: %w", q.dir.join(name), unwrapPath(err))
+	}
+	at("segment:linked")
+	q.w = f
+	q.segs = append(q.segs, &segment{name: name, first: recs[0].seq, size: int64(len(q.buf)), recs: refs})
+	q.n += len(refs)
+	q.next = max(q.next, recs[len(recs)-1].seq+1)
+	return nil
+}
+
+// unwrapPath drops the path an *fs.PathError repeats, since the messages
+// name the file themselves.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// head returns the oldest record's reference.
+func (q *diskQueue) head() (*segment, bool) {
+	for _, s := range q.segs {
+		if len(s.recs) > 0 {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// peek calls fn with up to n records from the oldest on, in order, until
+// fn returns false. A record that no longer reads back whole (the disk
+// changed under us) is reported, removed from the queue and skipped. The
+// slice given to fn is valid only during the call.
+func (q *diskQueue) peek(n int, fn func(rec []byte, seq uint64) bool) {
+	count := 0
+	for _, s := range q.segs {
+		for i := 0; i < len(s.recs) && count < n; {
+			data, err := q.read(s, s.recs[i])
+			if err != nil {
+				q.log.Warn(fmt.Sprintf("queue file %s: the record of telegram %d at byte %d %v; it is skipped",
+					q.dir.join(s.name), s.recs[i].seq, s.recs[i].off, err))
+				s.recs = slices.Delete(s.recs, i, i+1)
+				q.n--
+				continue
+			}
+			count++
+			if !fn(data, s.recs[i].seq) {
+				return
+			}
+			i++
+		}
+		if count >= n {
+			return
+		}
 	}
 }
 
-func (q *diskQueue) writeAck() error {
-	var b [20]byte
+var errDamaged = errors.New("fails its checksum (is the disk failing?)")
+
+// read reads a record back and checks it.
+func (q *diskQueue) read(s *segment, r recRef) ([]byte, error) {
+	if s.f == nil {
+		f, err := q.dir.open(s.name, os.O_RDONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("cannot be read (%v)", unwrapPath(err))
+		}
+		s.f = f
+	}
+	n := recPrefix + int(r.size)
+	if cap(q.buf) < n {
+		q.buf = make([]byte, n)
+	}
+	b := q.buf[:n]
+	if _, err := s.f.ReadAt(b, r.off); err != nil {
+		return nil, fmt.Errorf("cannot be read (%v)", unwrapPath(err))
+	}
+	ref, ok := parseRecord(b, 0, 0, false)
+	if !ok || ref.seq != r.seq || ref.size != r.size {
+		return nil, errDamaged
+	}
+	return b[recPrefix:], nil
+}
+
+// pop removes the oldest record if its sequence number is seq, and reports
+// whether it did.
+func (q *diskQueue) pop(seq uint64) bool {
+	s, ok := q.head()
+	if !ok || s.recs[0].seq != seq {
+		return false
+	}
+	s.recs = s.recs[1:]
+	q.n--
+	return true
+}
+
+// dropOldest removes the oldest record.
+func (q *diskQueue) dropOldest() {
+	if s, ok := q.head(); ok {
+		s.recs = s.recs[1:]
+		q.n--
+	}
+}
+
+// headSeq returns the sequence number of the oldest record.
+func (q *diskQueue) headSeq() (uint64, bool) {
+	s, ok := q.head()
+	if !ok {
+		return 0, false
+	}
+	return s.recs[0].seq, true
+}
+
+// commit removes the segments whose records are all gone (but the one
+// appended to), then records ack, the sequence number of the oldest record
+// not yet delivered, if it changed. It reports whether a segment was
+// removed (space was freed).
+func (q *diskQueue) commit(ack uint64) (freed bool, err error) {
+	keep := q.segs[:0]
+	for i, s := range q.segs {
+		active := i == len(q.segs)-1 && q.w != nil
+		if len(s.recs) > 0 || active {
+			keep = append(keep, s)
+			continue
+		}
+		if s.f != nil {
+			s.f.Close()
+			s.f = nil
+		}
+		if e := q.dir.remove(s.name); e != nil && !errors.Is(e, fs.ErrNotExist) {
+			keep = append(keep, s) // tried again at the next commit
+			continue
+		}
+		freed = true
+		at("segment:removed")
+	}
+	clear(q.segs[len(keep):])
+	q.segs = keep
+	if q.ackOK && q.ack == ack {
+		return freed, nil
+	}
+	return freed, q.writeAck(ack)
+}
+
+func (q *diskQueue) writeAck(ack uint64) error {
+	var b [ackSize]byte
 	copy(b[:], ackMagic)
-	binary.BigEndian.PutUint64(b[8:], q.head)
+	binary.BigEndian.PutUint64(b[8:], ack)
 	binary.BigEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
-	tmp := filepath.Join(q.dir, "ack.tmp")
-	if err := os.WriteFile(tmp, b[:], 0o600); err != nil {
-		return fmt.Errorf("mqttpub: queue: %w", err)
+	q.dir.remove(ackTmpName)
+	err := at("ack:create")
+	var f *os.File
+	if err == nil {
+		f, err = q.dir.open(ackTmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	}
-	if err := os.Rename(tmp, filepath.Join(q.dir, "ack")); err != nil {
-		return fmt.Errorf("mqttpub: queue: %w", err)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", q.dir.join(ackTmpName), unwrapPath(err))
 	}
+	_, err = f.Write(b[:])
+	if err == nil {
+		err = at("ack:written")
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = at("ack:synced")
+	}
+	if err == nil {
+		err = q.dir.rename(ackTmpName, ackName)
+	}
+	if err == nil {
+		err = at("ack:renamed")
+	}
+	if err == nil {
+		err = q.dir.sync()
+	}
+	if err != nil {
+		q.dir.remove(ackTmpName)
+		return fmt.Errorf("writing %s: %w", q.dir.join(ackName), unwrapPath(err))
+	}
+	at("ack:done")
+	q.ack, q.ackOK = ack, true
 	return nil
 }
 
 func (q *diskQueue) readAck() (uint64, bool) {
-	b, err := os.ReadFile(filepath.Join(q.dir, "ack"))
-	if errors.Is(err, os.ErrNotExist) {
+	f, err := q.dir.open(ackName, os.O_RDONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
 		return 0, false
 	}
-	if err != nil || len(b) != 20 || !bytes.Equal(b[:8], []byte(ackMagic)) ||
-		crc32.Checksum(b[:16], castagnoli) != binary.BigEndian.Uint32(b[16:]) {
-		q.log.Warn(fmt.Sprintf("queue file %s is damaged; telegrams already delivered may be delivered again",
-			filepath.Join(q.dir, "ack")))
+	var b [ackSize + 1]byte
+	n := 0
+	if err == nil {
+		n, err = io.ReadFull(f, b[:])
+		f.Close()
+		if err == io.ErrUnexpectedEOF {
+			err = nil
+		}
+	}
+	if err != nil || n != ackSize || !bytes.Equal(b[:8], []byte(ackMagic)) ||
+		crc32.Checksum(b[:16], castagnoli) != binary.BigEndian.Uint32(b[16:20]) {
+		q.log.Warn(fmt.Sprintf("queue file %s is damaged or unreadable; telegrams already delivered may be delivered again",
+			q.dir.join(ackName)))
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(b[8:16]), true
@@ -455,24 +618,19 @@ func (q *diskQueue) len() int { return q.n }
 
 func (q *diskQueue) close() error {
 	var err error
-	for _, f := range []*os.File{q.w, q.r} {
-		if f != nil {
-			if e := f.Close(); e != nil && err == nil {
-				err = e
-			}
+	if q.w != nil {
+		err = q.w.Close()
+		q.w = nil
+	}
+	for _, s := range q.segs {
+		if s.f != nil {
+			s.f.Close()
+			s.f = nil
 		}
 	}
-	q.w, q.r = nil, nil
-	if q.lock != nil {
-		unlockDir(q.lock)
-		q.lock = nil
+	if q.dir != nil {
+		q.dir.close()
+		q.dir = nil
 	}
 	return err
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

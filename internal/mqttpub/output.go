@@ -100,10 +100,4 @@ func (o *Output) Drain(ctx context.Context) error {
 	return nil
 }
 
-// String summarises the counts on one line for the log.
-func (s Stats) String() string {
-	return fmt.Sprintf("%d telegrams delivered, %d waiting in the queue, %d dropped from a full queue, %d connections",
-		s.Published, s.Queued, s.Dropped, s.Connects)
-}
-
 var _ live.Drainer = (*Output)(nil)

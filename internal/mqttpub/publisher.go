@@ -9,7 +9,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,16 +39,13 @@ var errAckTimeout = errors.New("the broker did not acknowledge in time")
 // after the broker got a message and before its acknowledgement came back.
 type Publisher struct {
 	cfg    Config
-	broker string
-	log    *slog.Logger // cfg.Log
+	broker string       // as given to paho: may hold a user name and password
+	shown  string       // broker without its user info, for messages
+	log    *slog.Logger // cfg.Log, with the secrets scrubbed
 
-	mu       sync.Mutex // guards q, closed, enc and the queue-error state
-	q        queue
-	closed   bool
-	enc      []byte
-	queueErr string
-	wake     chan struct{}
-	birth    chan struct{}
+	q     *queue
+	wake  chan struct{}
+	birth chan struct{}
 
 	running         atomic.Bool
 	published       atomic.Uint64
@@ -61,18 +57,35 @@ type Publisher struct {
 
 	// Owned by the Run goroutine.
 	b      builder
-	rec    []byte
 	tel    dsmr.Telegram
-	lostAt time.Time
+	lostAt time.Time // when the connection was lost; zero once reported
 }
 
 // Stats counts what a Publisher has done.
 type Stats struct {
-	Queued    int    // telegrams waiting in the queue
+	Queued int // telegrams waiting in the queue, on disk and in memory
+	// InMemory counts the queued telegrams held only in memory, which a
+	// restart loses: all of them without a queue directory; with one,
+	// those not yet written (for milliseconds) and, while the disk
+	// fails, those kept in memory meanwhile.
+	InMemory  int
 	Published uint64 // telegrams delivered (acknowledged by the broker)
 	Dropped   uint64 // telegrams dropped from a full queue
 	Connects  uint64 // successful connections
 	Connected bool   // connected now
+	// DiskFailing is true while the queue directory cannot be written
+	// (full, read-only): telegrams are then kept in memory.
+	DiskFailing bool
+}
+
+// String returns the counts as a sentence for the log.
+func (s Stats) String() string {
+	line := fmt.Sprintf("%d telegrams delivered, %d waiting in the queue, %d dropped from a full queue, %d connections",
+		s.Published, s.Queued, s.Dropped, s.Connects)
+	if s.DiskFailing {
+		line += fmt.Sprintf("; the queue directory cannot be written, %d telegrams are kept in memory only", s.InMemory)
+	}
+	return line
 }
 
 // New checks cfg and returns a Publisher. With cfg.QueueDir it opens the
@@ -98,82 +111,92 @@ func New(cfg Config) (*Publisher, error) {
 	p := &Publisher{
 		cfg:    cfg,
 		broker: broker,
-		log:    cfg.Log,
+		shown:  redactURL(broker),
+		log:    scrubLogger(cfg.Log, secretsOf(&cfg, broker)),
 		wake:   make(chan struct{}, 1),
 		birth:  make(chan struct{}, 1),
 	}
 	p.b.cfg = &p.cfg
-	if cfg.QueueDir != "" {
-		dq, err := openDiskQueue(cfg.QueueDir, cfg.QueueSize, cfg.Log)
-		if err != nil {
-			return nil, err
-		}
-		if n := dq.len(); n > 0 {
-			cfg.Log.Info(fmt.Sprintf("%d telegrams from an earlier run wait in the queue %s", n, cfg.QueueDir))
-		}
-		p.q = dq
-	} else {
-		p.q = newMemQueue(cfg.QueueSize)
+	if warn := plainCredentials(&cfg, broker); warn != "" {
+		p.log.Warn(warn)
 	}
+	q, err := newQueue(cfg.QueueSize, cfg.QueueDir, p.log, p.droppedFromDisk)
+	if err != nil {
+		return nil, err
+	}
+	if n := q.stats().queued; n > 0 {
+		p.log.Info(fmt.Sprintf("%d telegrams from an earlier run wait in the queue %s", n, cfg.QueueDir))
+	}
+	p.q = q
 	return p, nil
 }
 
-// Broker returns the broker URL in use, with its default port filled in.
-func (p *Publisher) Broker() string { return p.broker }
+// Broker returns the broker URL in use, with its default port filled in
+// and without the user name and password it may hold.
+func (p *Publisher) Broker() string { return p.shown }
 
 // Stats returns the counts so far. It is safe to call at any time.
 func (p *Publisher) Stats() Stats {
-	p.mu.Lock()
-	n := p.q.len()
-	p.mu.Unlock()
+	qs := p.q.stats()
 	return Stats{
-		Queued:    n,
-		Published: p.published.Load(),
-		Dropped:   p.dropped.Load(),
-		Connects:  p.connects.Load(),
-		Connected: p.connected.Load(),
+		Queued:      qs.queued,
+		InMemory:    qs.inMemory,
+		Published:   p.published.Load(),
+		Dropped:     p.dropped.Load(),
+		Connects:    p.connects.Load(),
+		Connected:   p.connected.Load(),
+		DiskFailing: qs.failing,
 	}
 }
 
 // Add queues one telegram for publishing and returns without waiting for
-// the network. When the queue is full the oldest telegram is dropped. With
-// a queue directory the telegram is on disk when Add returns. It is safe
-// to call from any goroutine.
+// the network. When the queue is full the oldest telegram is dropped.
+//
+// With a queue directory a goroutine of the queue writes the telegram to
+// disk and Add returns once it is there (written and synced), so that a
+// crash after Add loses nothing; but it waits at most a second, and not at
+// all while the directory cannot be written: the telegram then waits in
+// memory (see Stats). Add holds no lock while it waits, so the publishing
+// never delays it.
+//
+// It is safe to call from any goroutine; it returns an error only after
+// Run has returned (ErrClosed).
 func (p *Publisher) Add(r Reading) error {
 	if r.Received.IsZero() {
 		r.Received = time.Now()
 	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return ErrClosed
+	rec := appendRecord(make([]byte, 0, recordHeader+len(r.Telegram)), &r)
+	dropped, err := p.q.add(rec)
+	if err != nil {
+		return err
 	}
 	p.meter.Store(meterOnline) // the wake below publishes it
-	p.enc = appendRecord(p.enc[:0], &r)
-	dropped, err := p.q.push(p.enc)
-	n := p.q.len()
-	logErr := false
-	if err != nil && p.queueErr == "" {
-		p.queueErr, logErr = err.Error(), true
-	} else if err == nil && p.queueErr != "" {
-		p.queueErr = ""
-		p.log.Info("the queue takes telegrams again")
-	}
-	p.mu.Unlock()
-	if logErr {
-		p.log.Warn(fmt.Sprintf("%v (logged once until it works again)", err))
-	}
 	if dropped {
-		p.dropped.Add(1)
-		if p.droppedUnlogged.Add(1) == 1 {
-			p.log.Warn(fmt.Sprintf("the queue is full (%d telegrams): dropping the oldest until the broker takes them again", n))
-		}
+		p.droppedFromMemory()
 	}
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
-	return err
+	return nil
+}
+
+func (p *Publisher) droppedFromMemory() {
+	p.dropped.Add(1)
+	if p.droppedUnlogged.Add(1) == 1 {
+		if p.cfg.QueueDir != "" {
+			p.log.Warn(fmt.Sprintf("the telegrams kept in memory while the queue directory fails fill the memory (%d): dropping the oldest", p.q.memMax))
+		} else {
+			p.log.Warn(fmt.Sprintf("the queue is full (%d telegrams): dropping the oldest until the broker takes them again", p.q.memMax))
+		}
+	}
+}
+
+func (p *Publisher) droppedFromDisk(n int) {
+	p.dropped.Add(uint64(n))
+	if p.droppedUnlogged.Add(uint64(n)) == uint64(n) {
+		p.log.Warn(fmt.Sprintf("the queue is full (%d telegrams): dropping the oldest until the broker takes them again", p.cfg.QueueSize))
+	}
 }
 
 // What is known of the meter's link, for its availability topic.
@@ -232,21 +255,19 @@ type item struct {
 // nextBatch returns the oldest queued telegrams, up to max, all from the
 // same meter; none when the queue is empty. A telegram that does not
 // parse is dropped with a warning when it is the oldest.
-func (p *Publisher) nextBatch(max int) ([]item, error) {
+func (p *Publisher) nextBatch(max int) []item {
 	type rec struct {
 		b   []byte
 		seq uint64
 	}
 	for {
 		var recs []rec
-		p.mu.Lock()
-		err := p.q.peek(max, func(b []byte, seq uint64) bool {
+		p.q.peek(max, func(b []byte, seq uint64) bool {
 			recs = append(recs, rec{append([]byte(nil), b...), seq})
 			return true
 		})
-		p.mu.Unlock()
-		if err != nil || len(recs) == 0 {
-			return nil, err
+		if len(recs) == 0 {
+			return nil
 		}
 		var items []item
 		for k, r := range recs {
@@ -259,9 +280,7 @@ func (p *Publisher) nextBatch(max int) ([]item, error) {
 					break // dealt with when it is the oldest
 				}
 				p.log.Warn(fmt.Sprintf("skipping a queued telegram: %v", err))
-				if err := p.pop(r.seq); err != nil {
-					return nil, err
-				}
+				p.q.pop(r.seq)
 				break
 			}
 			id := identityOf(&p.cfg, live.MeterIDOf(&p.tel, reading.Encrypted, reading.SystemTitle))
@@ -271,15 +290,9 @@ func (p *Publisher) nextBatch(max int) ([]item, error) {
 			items = append(items, item{seq: r.seq, reading: reading, ident: id})
 		}
 		if len(items) > 0 {
-			return items, nil
+			return items
 		}
 	}
-}
-
-func (p *Publisher) pop(seq uint64) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.q.pop(seq)
 }
 
 // conn is one connection to the broker: a paho client made for it alone,
@@ -326,11 +339,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return p.stop(hard, cn)
 		}
-		batch, err := p.nextBatch(maxBatch)
-		if err != nil {
-			p.stop(hard, cn)
-			return err
-		}
+		batch := p.nextBatch(maxBatch)
 		if len(batch) > 0 {
 			want = &batch[0].ident
 		}
@@ -340,6 +349,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			cn = nil
 		}
 		if cn == nil && want != nil {
+			var err error
 			cn, err = p.connect(ctx, *want, ever)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -388,19 +398,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if hard.Err() != nil {
 				return p.stop(hard, cn) // the grace period is over
 			}
-			if errors.Is(err, errQueue) {
-				p.stop(hard, cn)
-				return err
-			}
 			p.lose(cn, err)
 			cn = nil
 		}
 	}
 }
-
-// errQueue marks a failure of the queue itself (a disk error), which ends
-// Run.
-var errQueue = errors.New("mqttpub: queue")
 
 // publish sends the messages of a batch of telegrams, then waits for the
 // broker's acknowledgements and removes each telegram from the queue once
@@ -426,6 +428,9 @@ func (p *Publisher) publish(ctx context.Context, cn *conn, batch []item) error {
 	}
 	timer := time.NewTimer(p.cfg.AckTimeout)
 	defer timer.Stop()
+	// Each telegram leaves the queue as soon as it is acknowledged; the
+	// disk records the batch's deliveries once, at its end.
+	defer p.q.commit()
 	for k := range batch {
 		if err := p.await(ctx, cn, toks[k], timer.C); err != nil {
 			p.b.restore(snap)
@@ -434,9 +439,7 @@ func (p *Publisher) publish(ctx context.Context, cn *conn, batch []item) error {
 			}
 			return err
 		}
-		if err := p.pop(batch[k].seq); err != nil {
-			return fmt.Errorf("%w: %w", errQueue, err)
-		}
+		p.q.pop(batch[k].seq)
 		p.published.Add(1)
 	}
 	if n := p.droppedUnlogged.Swap(0); n > 0 {
@@ -478,18 +481,22 @@ func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn,
 			p.connects.Add(1)
 			p.connected.Store(true)
 			p.b.forget()
-			if !ever {
-				p.log.Info(fmt.Sprintf("connected to %s as %s; publishing under %s/", p.broker, id.clientID, id.root))
-			} else {
+			switch {
+			case !ever:
+				p.log.Info(fmt.Sprintf("connected to %s as %s; publishing under %s/", p.shown, id.clientID, id.root))
+			case !p.lostAt.IsZero():
 				p.log.Info(fmt.Sprintf("connected to %s again after %s; %d telegrams wait in the queue",
-					p.broker, time.Since(p.lostAt).Round(time.Second), p.Stats().Queued))
+					p.shown, time.Since(p.lostAt).Round(time.Second), p.Stats().Queued))
+				p.lostAt = time.Time{}
+			default: // a new meter id, not a lost connection
+				p.log.Info(fmt.Sprintf("connected to %s as %s; publishing under %s/", p.shown, id.clientID, id.root))
 			}
 			return cn, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		ce := explain(p.broker, id.clientID, err)
+		ce := explain(p.shown, id.clientID, err)
 		if !ever && ce.Fatal() {
 			return nil, ce
 		}
@@ -617,7 +624,7 @@ func (p *Publisher) reannounce(ctx context.Context, cn *conn) error {
 func (p *Publisher) lose(cn *conn, err error) {
 	p.connected.Store(false)
 	p.lostAt = time.Now()
-	p.log.Warn(fmt.Sprintf("lost the connection to %s (%v); telegrams wait in the queue until it is back", p.broker, err))
+	p.log.Warn(fmt.Sprintf("lost the connection to %s (%v); telegrams wait in the queue until it is back", p.shown, err))
 	cn.c.Disconnect(0)
 }
 
@@ -631,12 +638,13 @@ func (p *Publisher) hangUp(cn *conn) {
 }
 
 // stop publishes what it can until hard is done (the end of the grace
-// period), hangs up and closes the queue.
+// period), hangs up and closes the queue. It returns nil: what is left is
+// logged.
 func (p *Publisher) stop(ctx context.Context, cn *conn) error {
 	if cn != nil {
 		for ctx.Err() == nil {
-			batch, err := p.nextBatch(maxBatch)
-			if err != nil || len(batch) == 0 || batch[0].ident != cn.ident {
+			batch := p.nextBatch(maxBatch)
+			if len(batch) == 0 || batch[0].ident != cn.ident {
 				break
 			}
 			if err := p.publish(ctx, cn, batch); err != nil {
@@ -645,19 +653,24 @@ func (p *Publisher) stop(ctx context.Context, cn *conn) error {
 		}
 		p.hangUp(cn)
 	}
-	p.mu.Lock()
-	p.closed = true
-	n := p.q.len()
-	err := p.q.close()
-	p.mu.Unlock()
-	if n > 0 {
-		if p.cfg.QueueDir != "" {
-			p.log.Warn(fmt.Sprintf("stopping with %d telegrams not yet delivered; they stay in %s for the next run", n, p.cfg.QueueDir))
-		} else {
-			p.log.Warn(fmt.Sprintf("stopping with %d telegrams not yet delivered; they are lost (use a queue directory to keep them)", n))
-		}
+	lost, err := p.q.close()
+	n := p.q.stats().queued
+	switch {
+	case n == 0:
+	case p.cfg.QueueDir == "":
+		p.log.Warn(fmt.Sprintf("stopping with %d telegrams not yet delivered; they are lost (use a queue directory to keep them)", n))
+	case lost == n:
+		p.log.Warn(fmt.Sprintf("stopping with %d telegrams not yet delivered; the queue directory %s cannot be written, so they are lost", n, p.cfg.QueueDir))
+	case lost > 0:
+		p.log.Warn(fmt.Sprintf("stopping with %d telegrams not yet delivered; %d stay in %s for the next run, the other %d could not be written there and are lost",
+			n, n-lost, p.cfg.QueueDir, lost))
+	default:
+		p.log.Warn(fmt.Sprintf("stopping with %d telegrams not yet delivered; they stay in %s for the next run", n, p.cfg.QueueDir))
 	}
-	return err
+	if err != nil {
+		p.log.Warn(fmt.Sprintf("closing the queue directory %s: %v", p.cfg.QueueDir, err))
+	}
+	return nil
 }
 
 // message is one MQTT publication.

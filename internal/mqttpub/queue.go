@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -65,73 +67,432 @@ func decodeRecord(b []byte) (Reading, error) {
 	return r, nil
 }
 
-// queue holds records in order, oldest first, up to a bound. It is not safe
-// for concurrent use; the Publisher locks around it.
-type queue interface {
-	// push appends a record, dropping the oldest when the queue is full;
-	// it reports whether one was dropped.
-	push(rec []byte) (dropped bool, err error)
-	// front returns the oldest record and its sequence number, nil when
-	// the queue is empty. The slice is valid until the next call.
-	front() (rec []byte, seq uint64, err error)
-	// peek calls fn with up to n records from the oldest on, in order,
-	// with their (consecutive) sequence numbers, until fn returns false.
-	// A record slice is valid only during its call.
-	peek(n int, fn func(rec []byte, seq uint64) bool) error
-	// pop removes the oldest record if its sequence number is seq; it
-	// does nothing when that record was dropped to make room meanwhile.
-	pop(seq uint64) error
-	len() int
-	close() error
+// memRec is a record in memory with its sequence number. Its bytes never
+// change once added, so they may be read without the lock.
+type memRec struct {
+	seq uint64
+	b   []byte
 }
 
-// memQueue is a ring of records in memory.
-type memQueue struct {
-	recs    [][]byte
-	head    int
-	n       int
-	headSeq uint64 // sequence number of recs[head]
+// deque is a queue of records in memory, oldest first.
+type deque struct {
+	recs []memRec
+	head int
 }
 
-func newMemQueue(max int) *memQueue { return &memQueue{recs: make([][]byte, max)} }
+func (d *deque) len() int        { return len(d.recs) - d.head }
+func (d *deque) push(r memRec)   { d.recs = append(d.recs, r) }
+func (d *deque) front() memRec   { return d.recs[d.head] }
+func (d *deque) at(i int) memRec { return d.recs[d.head+i] }
+func (d *deque) popFront() {
+	d.recs[d.head] = memRec{}
+	d.head++
+	switch {
+	case d.head == len(d.recs):
+		d.recs, d.head = d.recs[:0], 0
+	case d.head >= 1024 && 2*d.head >= len(d.recs):
+		n := copy(d.recs, d.recs[d.head:])
+		clear(d.recs[n:])
+		d.recs, d.head = d.recs[:n], 0
+	}
+}
 
-func (q *memQueue) push(rec []byte) (bool, error) {
-	dropped := false
-	if q.n == len(q.recs) {
-		q.pop(q.headSeq)
+const (
+	// memDefault bounds the telegrams a queue with a directory keeps in
+	// memory while the disk fails: a day of them.
+	memDefault = 8640
+	// retryEvery is how often, at most, a failing queue directory is
+	// tried again, at the next telegram after it; the disk is also tried
+	// at once when deliveries free a segment.
+	retryEvery = time.Second
+	// appendRecs bounds the records of one append.
+	appendRecs = 256
+	// addWait bounds how long add waits for its record to reach the disk.
+	addWait = time.Second
+)
+
+// queue holds the records waiting for the broker, oldest first, up to
+// max; past it the oldest are dropped.
+//
+// Without a directory the records are in memory. With one, add puts a
+// record in memory and the queue's writer goroutine moves it to disk;
+// add waits for that, without holding any lock, for at most addWait. When
+// the disk fails (full, read-only, unwritable)
+// the records stay in memory, up to memMax, are delivered from there, and
+// go to disk once it works again; the failure and the recovery are logged
+// once each. Every record on disk is older than every record in memory.
+//
+// Locks: mu is the lock of add, the reader's call. It guards the memory
+// part and the counts, and is never held for disk work or logging. ioMu
+// serialises everything that touches the disk (the writer, the
+// publisher's reads, pops and acks); add never takes it. Where both are
+// held, ioMu is taken first.
+type queue struct {
+	max, memMax int
+	dirPath     string // "" without a directory
+	log         *slog.Logger
+	// onDrop is told about records the writer dropped from the disk to
+	// keep the queue within max; called with ioMu held.
+	onDrop func(n int)
+
+	mu       sync.Mutex
+	mem      deque
+	next     uint64 // sequence number of the next record added
+	closed   bool
+	onDisk   int           // disk.n, for stats
+	failing  bool          // the disk failed the last write
+	durable  uint64        // records below it are on disk or delivered
+	progress chan struct{} // closed and replaced when durable moves or failing is set
+	wait     time.Duration // addWait
+
+	ioMu       sync.Mutex
+	disk       *diskQueue
+	failedAt   time.Time
+	retry      time.Duration
+	ackFailing bool
+
+	wake       chan struct{}
+	stop, done chan struct{}
+}
+
+// newQueue returns a queue of at most max records, on disk in dir unless
+// dir is "". A directory that cannot be created because the disk fails
+// (full, read-only) is not an error: the queue starts in memory and tries
+// the disk again later.
+func newQueue(max int, dir string, log *slog.Logger, onDrop func(int)) (*queue, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	q := &queue{max: max, memMax: max, log: log, onDrop: onDrop, retry: retryEvery,
+		progress: make(chan struct{}), wait: addWait}
+	if dir == "" {
+		return q, nil
+	}
+	q.dirPath = dir
+	q.memMax = min(max, memDefault)
+	disk, err := openDiskQueue(dir, log)
+	switch {
+	case err == nil:
+		q.disk, q.next, q.onDisk, q.durable = disk, disk.next, disk.n, disk.next
+	case diskTrouble(err):
+		q.fail(err)
+	default:
+		return nil, err
+	}
+	q.wake = make(chan struct{}, 1)
+	q.stop, q.done = make(chan struct{}), make(chan struct{})
+	go q.writer()
+	return q, nil
+}
+
+// add appends a record (which the queue keeps: the caller must not change
+// it), dropping the oldest one in memory when memory is full. With a
+// directory it then waits until the record is on disk, for at most q.wait,
+// and not at all while the disk fails; it holds no lock meanwhile.
+func (q *queue) add(rec []byte) (dropped bool, err error) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false, ErrClosed
+	}
+	if q.mem.len() >= q.memMax {
+		q.mem.popFront()
 		dropped = true
 	}
-	i := (q.head + q.n) % len(q.recs)
-	q.recs[i] = append(q.recs[i][:0], rec...)
-	q.n++
+	seq := q.next
+	q.mem.push(memRec{seq: seq, b: rec})
+	q.next++
+	q.mu.Unlock()
+	if q.wake == nil {
+		return dropped, nil
+	}
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	var timer *time.Timer
+	for {
+		q.mu.Lock()
+		done := q.durable > seq || q.failing || q.closed
+		ch := q.progress
+		q.mu.Unlock()
+		if done {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(q.wait)
+			defer timer.Stop()
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return dropped, nil
+		}
+	}
 	return dropped, nil
 }
 
-func (q *memQueue) front() ([]byte, uint64, error) {
-	if q.n == 0 {
-		return nil, 0, nil
-	}
-	return q.recs[q.head], q.headSeq, nil
+// advance moves durable up to d and wakes the adds waiting for it. The
+// caller holds mu.
+func (q *queue) advance(d uint64) {
+	q.durable = max(q.durable, d)
+	close(q.progress)
+	q.progress = make(chan struct{})
 }
 
-func (q *memQueue) peek(n int, fn func([]byte, uint64) bool) error {
-	for i := 0; i < n && i < q.n; i++ {
-		if !fn(q.recs[(q.head+i)%len(q.recs)], q.headSeq+uint64(i)) {
-			break
+func (q *queue) writer() {
+	defer close(q.done)
+	for {
+		select {
+		case <-q.wake:
+			q.flush(false)
+		case <-q.stop:
+			return
 		}
 	}
-	return nil
 }
 
-func (q *memQueue) pop(seq uint64) error {
-	if q.n == 0 || seq != q.headSeq {
-		return nil
+// flush moves the records in memory to disk. While the disk fails it tries
+// at most every q.retry, unless force.
+func (q *queue) flush(force bool) {
+	q.ioMu.Lock()
+	defer q.ioMu.Unlock()
+	for {
+		q.mu.Lock()
+		var batch []memRec
+		size := 0
+		for i := 0; i < q.mem.len() && len(batch) < appendRecs && (size < appendMax || len(batch) == 0); i++ {
+			r := q.mem.at(i)
+			batch = append(batch, r)
+			size += recPrefix + len(r.b)
+		}
+		failing := q.failing
+		q.mu.Unlock()
+		if len(batch) == 0 || (failing && !force && time.Since(q.failedAt) < q.retry) {
+			return
+		}
+		if q.disk == nil && (q.dirPath == "" || !q.attach()) {
+			return
+		}
+		if err := q.disk.append(batch); err != nil {
+			q.fail(err)
+			return
+		}
+		q.mu.Lock()
+		for q.mem.len() > 0 && q.mem.front().seq <= batch[len(batch)-1].seq {
+			q.mem.popFront()
+		}
+		inMem := q.mem.len()
+		q.failing = false
+		q.advance(batch[len(batch)-1].seq + 1)
+		q.mu.Unlock()
+		drops := 0
+		for q.disk.n > 0 && q.disk.n+inMem > q.max {
+			q.disk.dropOldest()
+			drops++
+		}
+		q.setOnDisk()
+		if failing {
+			q.log.Info(fmt.Sprintf("the queue directory %s takes telegrams again: those kept in memory meanwhile are on disk now", q.dirPath))
+		}
+		if drops > 0 {
+			q.commitLocked()
+			if q.onDrop != nil {
+				q.onDrop(drops)
+			}
+		}
 	}
-	q.head = (q.head + 1) % len(q.recs)
-	q.headSeq++
-	q.n--
-	return nil
 }
 
-func (q *memQueue) len() int     { return q.n }
-func (q *memQueue) close() error { return nil }
+// fail notes a failed write to the disk, and logs the first of a run of
+// them.
+func (q *queue) fail(err error) {
+	q.failedAt = time.Now()
+	q.mu.Lock()
+	first := !q.failing
+	q.failing = true
+	q.advance(0)
+	q.mu.Unlock()
+	if first {
+		q.log.Warn(fmt.Sprintf("cannot write to the queue directory %s: %v; telegrams are kept in memory (up to %d) and delivered from there until the disk works again, but a restart meanwhile loses them",
+			q.dirPath, err, q.memMax))
+	} else {
+		q.log.Debug(fmt.Sprintf("the queue directory %s still fails: %v", q.dirPath, err))
+	}
+}
+
+// attach opens the queue directory when it could not be created at start.
+func (q *queue) attach() bool {
+	d, err := openDiskQueue(q.dirPath, q.log)
+	if err != nil {
+		q.fail(err)
+		return false
+	}
+	q.mu.Lock()
+	first := q.next
+	if q.mem.len() > 0 {
+		first = q.mem.front().seq
+	}
+	q.mu.Unlock()
+	if d.n > 0 && d.next > first {
+		// Someone made the directory meanwhile and left telegrams in
+		// it, numbered like ours: they cannot be put in order.
+		q.log.Warn(fmt.Sprintf("the queue directory %s, which could not be created at start, now holds %d telegrams of another run; this run keeps its queue in memory (restart the program to deliver those)",
+			q.dirPath, d.n))
+		d.close()
+		q.dirPath = ""
+		return false
+	}
+	// An ack above our first record (left by an earlier run) would make
+	// the next start discard our records: bring it in line first.
+	if err := d.writeAck(first); err != nil {
+		d.close()
+		q.fail(err)
+		return false
+	}
+	q.disk = d
+	return true
+}
+
+// peek calls fn with up to n records from the oldest on, in order, with
+// their (rising) sequence numbers, until fn returns false. A record slice
+// is valid only during its call.
+func (q *queue) peek(n int, fn func(rec []byte, seq uint64) bool) {
+	q.ioMu.Lock()
+	defer q.ioMu.Unlock()
+	if q.disk != nil && q.disk.n > 0 {
+		got := 0
+		q.disk.peek(n, func(rec []byte, seq uint64) bool {
+			got++
+			return fn(rec, seq)
+		})
+		q.setOnDisk()
+		if got > 0 {
+			return
+		}
+	}
+	q.mu.Lock()
+	recs := make([]memRec, 0, min(n, q.mem.len()))
+	for i := 0; i < n && i < q.mem.len(); i++ {
+		recs = append(recs, q.mem.at(i))
+	}
+	q.mu.Unlock()
+	for _, r := range recs {
+		if !fn(r.b, r.seq) {
+			return
+		}
+	}
+}
+
+// pop removes the oldest record if its sequence number is seq; it does
+// nothing when that record was dropped meanwhile. The removal is recorded
+// on disk by the next commit.
+func (q *queue) pop(seq uint64) {
+	q.ioMu.Lock()
+	defer q.ioMu.Unlock()
+	if q.disk != nil && q.disk.pop(seq) {
+		q.setOnDisk()
+		return
+	}
+	q.mu.Lock()
+	if q.mem.len() > 0 && q.mem.front().seq == seq {
+		q.mem.popFront()
+		q.advance(seq + 1) // delivered: nothing left to write
+	}
+	q.mu.Unlock()
+}
+
+// commit records on disk what pop removed: one ack for a batch.
+func (q *queue) commit() {
+	q.ioMu.Lock()
+	defer q.ioMu.Unlock()
+	q.commitLocked()
+}
+
+func (q *queue) commitLocked() {
+	if q.disk == nil {
+		return
+	}
+	ack, ok := q.disk.headSeq()
+	q.mu.Lock()
+	if !ok && q.mem.len() > 0 {
+		ack, ok = q.mem.front().seq, true
+	}
+	if !ok {
+		ack = q.next
+	}
+	failing := q.failing
+	q.mu.Unlock()
+	freed, err := q.disk.commit(ack)
+	switch {
+	case err != nil && !q.ackFailing:
+		q.ackFailing = true
+		q.log.Warn(fmt.Sprintf("cannot record deliveries in the queue directory: %v; they are recorded once the disk works again (a restart meanwhile delivers them again)", err))
+	case err == nil && q.ackFailing:
+		q.ackFailing = false
+	}
+	if freed && failing {
+		// Space was freed: try the disk at once.
+		q.failedAt = time.Time{}
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (q *queue) setOnDisk() {
+	q.mu.Lock()
+	q.onDisk = q.disk.n
+	q.mu.Unlock()
+}
+
+// queueStats is what Stats reports of the queue.
+type queueStats struct {
+	queued, inMemory int
+	failing          bool
+}
+
+func (q *queue) stats() queueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return queueStats{queued: q.onDisk + q.mem.len(), inMemory: q.mem.len(), failing: q.failing}
+}
+
+func (q *queue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}
+
+// close stops taking records, writes those in memory to disk if it can,
+// records the deliveries and closes the directory. It returns the records
+// left only in memory: with a directory, those the failing disk did not
+// take, which are lost.
+func (q *queue) close() (lost int, err error) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return 0, nil
+	}
+	q.closed = true
+	q.advance(0)
+	q.mu.Unlock()
+	if q.stop == nil {
+		return 0, nil
+	}
+	close(q.stop)
+	<-q.done
+	q.flush(true)
+	q.ioMu.Lock()
+	defer q.ioMu.Unlock()
+	q.commitLocked()
+	q.mu.Lock()
+	lost = q.mem.len()
+	q.mu.Unlock()
+	if q.disk != nil {
+		err = q.disk.close()
+		q.disk = nil
+	}
+	return lost, err
+}
