@@ -49,9 +49,18 @@ func (o *Output) Reading(r *live.Reading) {
 // (glog's -v 2 in the commands).
 const levelTrace = slog.LevelDebug - 4
 
-// Link records the meter's link state (Link returns it), for the
-// meter's availability.
-func (o *Output) Link(s live.LinkState) { o.link.Store(int32(s)) }
+// Link records the meter's link state (LinkState returns it) and tells
+// the Publisher the meter's availability: offline when the link is silent
+// or down, online when it is up again (Publisher.MeterOnline).
+func (o *Output) Link(s live.LinkState) {
+	o.link.Store(int32(s))
+	switch s {
+	case live.LinkUp:
+		o.pub.MeterOnline(true)
+	case live.LinkSilent, live.LinkDown:
+		o.pub.MeterOnline(false)
+	}
+}
 
 // LinkState returns the last state Link was given.
 func (o *Output) LinkState() live.LinkState { return live.LinkState(o.link.Load()) }
