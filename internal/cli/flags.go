@@ -15,12 +15,14 @@ import (
 // -key nor -keyFile is given.
 const KeyEnv = "SMARTY_KEY"
 
-// KeyFlags are -key, -keyFile, -authKey and -allowUnauthenticated.
+// KeyFlags are -key, -keyFile, -authKey and, for the commands that read
+// frames, -allowUnauthenticated and -zone.
 type KeyFlags struct {
 	Key                  string
 	KeyFile              string
 	AuthKey              string
 	AllowUnauthenticated bool
+	Zone                 *ZoneFlag // nil for a command that reads no frames
 }
 
 // AddKeyFlags adds the key flags to fs. withUnauthenticated adds
@@ -32,6 +34,7 @@ func AddKeyFlags(fs *flag.FlagSet, withUnauthenticated bool) *KeyFlags {
 	fs.StringVar(&k.AuthKey, "authKey", "", "authentication `key` (32 hex digits), when the meter does not use Luxembourg's\n00112233445566778899AABBCCDDEEFF (Austrian meters, for instance)")
 	if withUnauthenticated {
 		fs.BoolVar(&k.AllowUnauthenticated, "allowUnauthenticated", false, "accept a frame whose authentication tag fails when its telegram's CRC checks\n(for meters whose tag does not verify; weaker: protects against damage, not forgery)")
+		k.Zone = AddZoneFlag(fs)
 	}
 	return k
 }
@@ -117,11 +120,12 @@ func (k *KeyFlags) Cipher() (*smarty.Cipher, error) {
 	return smarty.NewCipher(key, ak), nil
 }
 
-// NewReader returns a smarty.Reader of r with the cipher and
-// -allowUnauthenticated.
+// NewReader returns a smarty.Reader of r with the cipher,
+// -allowUnauthenticated and -zone.
 func (k *KeyFlags) NewReader(r io.Reader, c *smarty.Cipher) *smarty.Reader {
 	sr := smarty.NewReader(r, c)
 	sr.AllowUnauthenticated = k.AllowUnauthenticated
+	sr.Location = k.Zone.Location()
 	return sr
 }
 
