@@ -90,6 +90,7 @@ type Stats struct {
 	Sent      int64 // telegrams written to clients, summed over clients
 	Dropped   int64 // telegrams dropped for clients that did not keep up
 	Stalled   int64 // clients disconnected because a write did not finish
+	Lost      int64 // telegrams Send dropped because Run's goroutine was far behind
 }
 
 // ClientStats is what a Server knows of one connected client.
@@ -116,7 +117,9 @@ type Server struct {
 	lastRefusalLog time.Time
 	refusedSince   int
 
-	accepted, refused, telegrams, sent, dropped, stalled atomic.Int64
+	in chan []byte // from Send to Run's goroutine
+
+	accepted, refused, telegrams, sent, dropped, stalled, lost atomic.Int64
 }
 
 // Listen opens the listening socket of cfg.Addr, so that an address in
@@ -166,7 +169,7 @@ func newServer(ln net.Listener, cfg Config) *Server {
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = DefaultMaxClients
 	}
-	s := &Server{cfg: cfg, ln: ln, log: cfg.Logger}
+	s := &Server{cfg: cfg, ln: ln, log: cfg.Logger, in: make(chan []byte, inQueue)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -188,6 +191,16 @@ func (s *Server) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
 	defer stop()
 	defer s.shutdown()
+	stopFan := make(chan struct{})
+	fanned := make(chan struct{})
+	go func() {
+		defer close(fanned)
+		s.fanOut(stopFan)
+	}()
+	defer func() {
+		close(stopFan)
+		<-fanned
+	}()
 	var wait time.Duration
 	for {
 		conn, err := s.ln.Accept()
@@ -347,13 +360,39 @@ func (s *Server) shutdown() {
 }
 
 // Send queues telegram for every connected client and returns at once; it
-// never blocks on a client. telegram must be one whole telegram, '/' to
-// the line end after the CRC, and must not be modified after the call:
-// the Server writes it as it is, later, from other goroutines.
+// never blocks on a client, nor on anything else. telegram must be one
+// whole telegram, '/' to the line end after the CRC, and must not be
+// modified after the call: the Server writes it as it is, later, from
+// other goroutines. Run's goroutine hands it to each client's queue.
 func (s *Server) Send(telegram []byte) {
 	s.telegrams.Add(1)
+	select {
+	case s.in <- telegram:
+	default:
+		// Run's goroutine is far behind, or not running.
+		s.lost.Add(1)
+	}
+}
+
+// inQueue is how many telegrams may wait for Run's goroutine.
+const inQueue = 64
+
+// fanOut hands each telegram of Send to every client until stop is closed.
+func (s *Server) fanOut(stop <-chan struct{}) {
+	for {
+		select {
+		case b := <-s.in:
+			s.distribute(b)
+		case <-stop:
+			return
+		}
+	}
+}
+
+// distribute offers b to every client.
+func (s *Server) distribute(b []byte) {
 	for _, c := range *s.clients.Load() {
-		c.offer(telegram)
+		c.offer(b)
 	}
 }
 
@@ -367,6 +406,7 @@ func (s *Server) Stats() Stats {
 		Sent:      s.sent.Load(),
 		Dropped:   s.dropped.Load(),
 		Stalled:   s.stalled.Load(),
+		Lost:      s.lost.Load(),
 	}
 }
 

@@ -387,8 +387,9 @@ func TestListenError(t *testing.T) {
 	}
 }
 
-// BenchmarkSend is the cost of Send for the loop with 50 clients that
-// keep up, beside the baseline of copying the telegram once.
+// BenchmarkSend is the cost of Send for the loop (it only queues), and of
+// handing a telegram to 50 clients on Run's goroutine, beside the baseline
+// of copying the telegram once.
 func BenchmarkSend(b *testing.B) {
 	tg := telegrams(1)[0]
 	b.Run("copy", func(b *testing.B) {
@@ -399,7 +400,7 @@ func BenchmarkSend(b *testing.B) {
 			copy(dst, tg)
 		}
 	})
-	b.Run("50clients", func(b *testing.B) {
+	b.Run("distribute50", func(b *testing.B) {
 		ln := newPipeListener()
 		s := newServer(ln, Config{Queue: 1 << 20})
 		var cs []*client
@@ -413,14 +414,22 @@ func BenchmarkSend(b *testing.B) {
 		b.SetBytes(int64(len(tg)))
 		b.ReportAllocs()
 		for b.Loop() {
-			s.Send(tg)
+			s.distribute(tg)
 			for _, c := range cs {
 				<-c.queue
 			}
 		}
 	})
+	b.Run("send", func(b *testing.B) {
+		s := newServer(newPipeListener(), Config{})
+		b.SetBytes(int64(len(tg)))
+		b.ReportAllocs()
+		for b.Loop() {
+			s.Send(tg)
+			<-s.in
+		}
+	})
 }
-
 func TestCollector(t *testing.T) {
 	s, _ := start(t, Config{})
 	dial(t, s)
@@ -439,5 +448,18 @@ smarty_dsmr_feed_sent_total 1
 	}
 	if problems, err := testutil.CollectAndLint(s.Collector()); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", err, problems)
+	}
+}
+
+// TestSendNeverWaits: Send only queues; with Run's goroutine not running,
+// what does not fit is dropped and counted, and nothing blocks.
+func TestSendNeverWaits(t *testing.T) {
+	s := newServer(newPipeListener(), Config{})
+	tg := telegrams(1)[0]
+	for range inQueue + 3 {
+		s.Send(tg)
+	}
+	if st := s.Stats(); st.Lost != 3 || st.Telegrams != inQueue+3 {
+		t.Errorf("Stats = %+v, want 3 lost", st)
 	}
 }

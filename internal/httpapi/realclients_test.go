@@ -110,6 +110,9 @@ func TestPage(t *testing.T) {
 	ms := messages(t, 362, noon.Add(-time.Hour))
 	now := time.Now()
 	for i, m := range ms[:361] {
+		for len(s.updates) == cap(s.updates) {
+			time.Sleep(time.Millisecond) // far faster than a meter: let Run's goroutine keep up
+		}
 		s.Reading(live.NewReading(m, now.Add(time.Duration(i-360)*10*time.Second)))
 	}
 	b.Phone(390, 844, 2)

@@ -144,9 +144,11 @@ type Server struct {
 	handler http.Handler
 	reg     *prometheus.Registry
 
-	latest atomic.Pointer[reading]
-	down   atomic.Bool // the link was reported down
-	seq    atomic.Uint64
+	updates chan change  // from Reading and Link to Run's goroutine
+	lost    atomic.Int64 // updates dropped from a full queue
+	latest  atomic.Pointer[reading]
+	down    atomic.Bool // the link was reported down
+	seq     atomic.Uint64
 
 	mu      sync.Mutex // guards history and today
 	history history
@@ -203,7 +205,7 @@ func New(ln net.Listener, cfg Config) *Server {
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
-	s := &Server{cfg: cfg, ln: ln, log: cfg.Logger}
+	s := &Server{cfg: cfg, ln: ln, log: cfg.Logger, updates: make(chan change, updateQueue)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -252,6 +254,16 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          slogLogger(s.log),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	stop := make(chan struct{})
+	applied := make(chan struct{})
+	go func() {
+		defer close(applied)
+		s.apply(stop)
+	}()
+	defer func() {
+		close(stop)
+		<-applied
+	}()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(s.ln) }()
 	select {
@@ -289,9 +301,57 @@ func (s *Server) announce() {
 
 // Reading gives the Server a telegram (it is the live.Output's method):
 // the Server keeps r and reads it from other goroutines, so r must not
-// change after the call. Reading returns at once; event streams that are
-// behind lose the event instead of delaying it.
-func (s *Server) Reading(lr *live.Reading) {
+// change after the call. Reading only queues r for Run's goroutine, which
+// makes its JSON and hands it to the event streams: the loop that reads
+// the meter waits for nothing.
+func (s *Server) Reading(r *live.Reading) { s.put(change{r: r}) }
+
+// Link tells the Server the state of the link to the meter (it is the
+// live.Output's method). While the meter is silent or its device gone no
+// reading is served; the next telegram brings them back. Like Reading, it
+// only queues.
+func (s *Server) Link(st live.LinkState) { s.put(change{link: st}) }
+
+// change is what Reading and Link hand to Run's goroutine, in order.
+type change struct {
+	r    *live.Reading // nil for a change of the link
+	link live.LinkState
+}
+
+// updateQueue is how many updates may wait for Run's goroutine.
+const updateQueue = 64
+
+func (s *Server) put(u change) {
+	select {
+	case s.updates <- u:
+	default:
+		// Run's goroutine is far behind (or not running): lose the
+		// update rather than wait.
+		if s.lost.Add(1) == 1 {
+			s.log.Warn("HTTP: the server is not keeping up with the meter: dropped a telegram (the page and the metrics may show an older one)")
+		}
+	}
+}
+
+// apply runs the updates until stop is closed.
+func (s *Server) apply(stop <-chan struct{}) {
+	for {
+		select {
+		case u := <-s.updates:
+			if u.r != nil {
+				s.take(u.r)
+			} else {
+				s.setLink(u.link)
+			}
+		case <-stop:
+			return
+		}
+	}
+}
+
+// take makes lr the latest reading, adds it to the chart and today's
+// energy, and sends its event.
+func (s *Server) take(lr *live.Reading) {
 	m := &lr.Message
 	r := &reading{
 		seq:      s.seq.Add(1),
@@ -320,10 +380,9 @@ func (s *Server) Reading(lr *live.Reading) {
 	s.events.telegram(r)
 }
 
-// Link tells the Server the state of the link to the meter (it is the
-// live.Output's method). While the meter is silent or its device gone no
-// reading is served; the next telegram brings them back.
-func (s *Server) Link(st live.LinkState) {
+// setLink records the link's state, and sends a "link" event when the
+// link goes down or comes back.
+func (s *Server) setLink(st live.LinkState) {
 	down := st == live.LinkSilent || st == live.LinkDown
 	if s.down.Swap(down) == down {
 		return

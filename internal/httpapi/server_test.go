@@ -109,7 +109,7 @@ var fixedHealth = func() Health {
 func TestMetrics(t *testing.T) {
 	s := New(nil, Config{Health: fixedHealth})
 	m := messages(t, 1, noon)[0]
-	s.Reading(live.NewReading(m, time.Now()))
+	s.take(live.NewReading(m, time.Now()))
 	w := get(t, s.Handler(), "/metrics")
 	if w.Code != 200 {
 		t.Fatalf("status %d", w.Code)
@@ -162,17 +162,17 @@ func TestNeverStale(t *testing.T) {
 			}
 		}
 		up(false, "before the first telegram")
-		s.Reading(live.NewReading(ms[0], time.Now()))
+		s.take(live.NewReading(ms[0], time.Now()))
 		up(true, "after a telegram")
 		time.Sleep(time.Minute)
 		up(true, "StaleAfter after it")
 		time.Sleep(time.Millisecond)
 		up(false, "past StaleAfter")
-		s.Reading(live.NewReading(ms[1], time.Now()))
+		s.take(live.NewReading(ms[1], time.Now()))
 		up(true, "after the next telegram")
-		s.Link(live.LinkSilent)
+		s.setLink(live.LinkSilent)
 		up(false, "with the link down")
-		s.Reading(live.NewReading(ms[1], time.Now()))
+		s.take(live.NewReading(ms[1], time.Now()))
 		up(true, "after a telegram with the link down")
 	})
 }
@@ -180,7 +180,7 @@ func TestNeverStale(t *testing.T) {
 func TestTelegramJSON(t *testing.T) {
 	s := New(nil, Config{})
 	m := messages(t, 1, noon)[0]
-	s.Reading(live.NewReading(m, time.Now()))
+	s.take(live.NewReading(m, time.Now()))
 	w := get(t, s.Handler(), "/api/telegram")
 	want := string(format.AppendMessage(nil, m)) + "\n"
 	if w.Body.String() != want {
@@ -203,7 +203,7 @@ func TestLive(t *testing.T) {
 		// An hour and a half of telegrams, one every 10 s.
 		ms := messages(t, 540, noon)
 		for _, m := range ms {
-			s.Reading(live.NewReading(m, time.Now()))
+			s.take(live.NewReading(m, time.Now()))
 			time.Sleep(10 * time.Second)
 		}
 		var v liveView
@@ -240,7 +240,7 @@ func TestLive(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	s := New(nil, Config{Username: "smarty", Password: "secret"})
-	s.Reading(live.NewReading(messages(t, 1, noon)[0], time.Now()))
+	s.take(live.NewReading(messages(t, 1, noon)[0], time.Now()))
 	for _, path := range []string{"/", "/app.js", "/metrics", "/api/telegram", "/api/live"} {
 		for _, tc := range []struct {
 			user, pass string
@@ -391,7 +391,7 @@ func TestEventDrops(t *testing.T) {
 	st := s.events.open()
 	defer s.events.close(st)
 	for _, m := range messages(t, 10, noon) {
-		s.Reading(live.NewReading(m, time.Now()))
+		s.take(live.NewReading(m, time.Now()))
 	}
 	if n := s.events.dropped.Load(); n != 6 {
 		t.Errorf("%d events dropped, want 6", n)
@@ -452,5 +452,24 @@ func TestListen(t *testing.T) {
 	s := startServer(t, Config{})
 	if _, err := Listen(Config{Addr: s.Addr().String()}); err == nil || !strings.HasPrefix(err.Error(), "httpapi: ") {
 		t.Errorf("Listen on a port in use: %v", err)
+	}
+}
+
+// TestReadingNeverWaits: Reading and Link only queue; with Run's goroutine
+// not running, what does not fit is dropped and counted, and nothing
+// blocks.
+func TestReadingNeverWaits(t *testing.T) {
+	s := New(nil, Config{})
+	r := live.NewReading(messages(t, 1, noon)[0], time.Now())
+	for range updateQueue {
+		s.Reading(r)
+	}
+	s.Link(live.LinkSilent)
+	s.Reading(r)
+	if n := s.lost.Load(); n != 2 {
+		t.Errorf("%d updates lost, want 2", n)
+	}
+	if s.latest.Load() != nil {
+		t.Error("a reading was taken without Run")
 	}
 }
