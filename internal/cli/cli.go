@@ -126,7 +126,9 @@ func isLogFlag(name string) bool { return logFlags[name] }
 // the command line says where logs go (-log_dir, -logtostderr or
 // -alsologtostderr), Parse sends them to stderr instead and writes no
 // file; -v and -vmodule work either way, and -stderrthreshold chooses what
-// reaches stderr when logging to files.
+// reaches stderr when logging to files. When logging to files, Parse
+// sets the process's umask so that those files, and any other the command
+// creates, are readable by its user only.
 func Parse(fs *flag.FlagSet, args []string) error {
 	gs, err := checkArgs(fs, args)
 	if err != nil {
@@ -169,6 +171,13 @@ func setupLogging(fs *flag.FlagSet) {
 		if f := fs.Lookup("logtostderr"); f != nil {
 			_ = f.Value.Set("true")
 		}
+	}
+	// glog creates its files readable by everybody (0666 less the
+	// umask), and they hold meter ids, readings and broker addresses:
+	// when the log goes to files, the files the command creates are
+	// made private to its user.
+	if f := fs.Lookup("logtostderr"); f != nil && f.Value.String() == "false" {
+		privateFiles()
 	}
 }
 
