@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang/glog"
@@ -201,8 +202,14 @@ const ReportInterval = time.Hour
 // *p1.KeyError (ErrorMessage says what to do).
 func (l *LiveFlags) RunLive(ctx context.Context, c *smarty.Cipher, log *slog.Logger, outputs ...live.Output) error {
 	cfg := l.StreamConfig(c)
-	var loop *live.Loop
-	cfg.Link = func(s p1.LinkState) { loop.SetLink(linkState(s)) }
+	// The Stream may report its link from its own goroutine before the
+	// loop exists: a state from then is the loop's LinkWaiting anyway.
+	var loopOf atomic.Pointer[live.Loop]
+	cfg.Link = func(s p1.LinkState) {
+		if loop := loopOf.Load(); loop != nil {
+			loop.SetLink(s)
+		}
+	}
 	st, err := p1.NewStream(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -229,7 +236,8 @@ func (l *LiveFlags) RunLive(ctx context.Context, c *smarty.Cipher, log *slog.Log
 	if w := l.Quarter.Watcher(log); w != nil {
 		lc.Annotate = w.Annotate
 	}
-	loop = live.NewLoop(st, lc)
+	loop := live.NewLoop(st, lc)
+	loopOf.Store(loop)
 	for _, o := range outputs {
 		loop.Add(o)
 	}
@@ -239,19 +247,6 @@ func (l *LiveFlags) RunLive(ctx context.Context, c *smarty.Cipher, log *slog.Log
 		return err
 	}
 	return DeviceError(err)
-}
-
-// linkState is the loop's name of a Stream's link state.
-func linkState(s p1.LinkState) live.LinkState {
-	switch s {
-	case p1.LinkUp:
-		return live.LinkUp
-	case p1.LinkSilent:
-		return live.LinkSilent
-	case p1.LinkDown:
-		return live.LinkDown
-	}
-	return live.LinkWaiting
 }
 
 // reportEvery logs the Stream's counts every interval until ctx is done.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/quarter"
 )
 
@@ -37,31 +38,18 @@ type Reading struct {
 
 // LinkState is the state of the link to the meter, as the outputs learn
 // it: an output that publishes availability (MQTT, the metrics' up gauge)
-// follows it.
-type LinkState int
+// follows it. It is the Stream's own ([p1.LinkState]): the loop passes
+// on what the Stream says (SetLink), and says LinkUp at each telegram and
+// LinkSilent after LoopConfig.Silence without one.
+type LinkState = p1.LinkState
 
+// The states of the link.
 const (
-	// LinkWaiting: no telegram yet since the loop started.
-	LinkWaiting LinkState = iota
-	// LinkUp: telegrams flow.
-	LinkUp
-	// LinkSilent: no telegram for LoopConfig.Silence; the last readings are
-	// stale.
-	LinkSilent
-	// LinkDown: the device is gone (unplugged, the adapter closed the
-	// connection) and is being reopened.
-	LinkDown
+	LinkWaiting = p1.LinkWaiting // no telegram yet
+	LinkUp      = p1.LinkUp      // telegrams flow
+	LinkSilent  = p1.LinkSilent  // none for the watchdog's timeout: the last readings are stale
+	LinkDown    = p1.LinkDown    // the device is gone and is being reopened
 )
-
-var linkNames = [...]string{LinkWaiting: "waiting", LinkUp: "up", LinkSilent: "silent", LinkDown: "down"}
-
-// String returns "waiting", "up", "silent" or "down".
-func (s LinkState) String() string {
-	if s >= 0 && int(s) < len(linkNames) {
-		return linkNames[s]
-	}
-	return fmt.Sprintf("LinkState(%d)", int(s))
-}
 
 // Output is where the loop hands each telegram: standard output, an MQTT
 // broker, a TCP feed, an HTTP server.
