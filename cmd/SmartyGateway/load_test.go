@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/clienttest"
 )
+
+var loadFlag = flag.Bool("load", false, "run the load test (TestLoad)")
 
 // scrape reads the gateway's /metrics and returns the value of each
 // sample without labels, by name.
@@ -92,8 +95,8 @@ func percentile(s []time.Duration, p float64) time.Duration {
 // spreads are logged), the gateway's resident memory stays under 20 MiB,
 // and its goroutines return to their count once the clients have left.
 func TestLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a few seconds of load")
+	if !*loadFlag {
+		t.Skip("the load test runs with -load (.ci/run runs it)")
 	}
 	const (
 		interval   = 100 * time.Millisecond
