@@ -55,6 +55,12 @@ func printVersion(w io.Writer, name string) {
 // left out when unknown.
 func VersionLine(name string) string {
 	v, c, d := version, commit, date
+	if c == "none" { // GoReleaser's word when git could not tell
+		c = ""
+	}
+	if strings.HasPrefix(d, "0001-") { // and its date then
+		d = ""
+	}
 	dirty := false
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
