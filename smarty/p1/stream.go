@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/backoff"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
 
@@ -19,13 +20,6 @@ import (
 // complete frame, before a [Stream] closes and reopens it: three of the
 // meter's 10-second intervals.
 const DefaultTimeout = 30 * time.Second
-
-// Bounds of the wait between two attempts to open a device, unless
-// [Config] says otherwise.
-const (
-	defaultMinBackoff = time.Second
-	defaultMaxBackoff = 30 * time.Second
-)
 
 // Config says what a [Stream] reads and how it reports. Only Device is
 // required.
@@ -163,7 +157,7 @@ type Stream struct {
 	everOpened bool
 	down       bool // an outage is going on
 	downSince  time.Time
-	backoff    backoff
+	backoff    backoff.Backoff
 	events     limiter
 
 	statsMu sync.Mutex
@@ -190,7 +184,7 @@ func NewStream(ctx context.Context, cfg Config) (*Stream, error) {
 		reqs:    make(chan struct{}),
 		results: make(chan result),
 		done:    make(chan struct{}),
-		backoff: backoff{min: cfg.MinBackoff, max: cfg.MaxBackoff},
+		backoff: backoff.Backoff{Min: cfg.MinBackoff, Max: cfg.MaxBackoff},
 		events:  limiter{burst: eventBurst, interval: eventInterval},
 	}
 	if s.log == nil {
@@ -532,9 +526,9 @@ func (s *Stream) gotFrame() {
 		return
 	}
 	d := time.Since(s.downSince)
-	attempts := s.backoff.attempts
+	attempts := s.backoff.Attempts()
 	s.down = false
-	s.backoff.attempts = 0
+	s.backoff.Reset()
 	s.statsMu.Lock()
 	s.past.Down += d
 	s.outage = time.Time{}
@@ -561,14 +555,14 @@ func (s *Stream) lost(err error, timedOut bool) {
 	s.statsMu.Lock()
 	s.outage = s.downSince
 	s.statsMu.Unlock()
-	lo, hi := s.backoff.bounds()
+	lo, hi := s.backoff.Bounds()
 	s.log.Warn(fmt.Sprintf("%v; reopening it, retrying every %s to %s until it is back", err, lo, hi))
 }
 
 // wait waits before the next attempt to open the device.
 func (s *Stream) wait() error {
-	d := s.backoff.next()
-	s.log.Debug(fmt.Sprintf("opening %s again in %s (attempt %d)", s.cfg.Device, d, s.backoff.attempts))
+	d := s.backoff.Next()
+	s.log.Debug(fmt.Sprintf("opening %s again in %s (attempt %d)", s.cfg.Device, d, s.backoff.Attempts()))
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -14,49 +14,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/backoff"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
-
-func TestBackoff(t *testing.T) {
-	s := time.Second
-	tests := []struct {
-		name string
-		b    backoff
-		want []time.Duration
-	}{
-		{"defaults", backoff{}, []time.Duration{1 * s, 2 * s, 4 * s, 8 * s, 16 * s, 30 * s, 30 * s, 30 * s}},
-		{"custom", backoff{min: 100 * time.Millisecond, max: time.Second},
-			[]time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, s, s}},
-		{"max below min", backoff{min: 5 * s, max: s}, []time.Duration{5 * s, 5 * s}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := tt.b
-			var got []time.Duration
-			for range tt.want {
-				got = append(got, b.next())
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("waits (-want +got):\n%s", diff)
-			}
-			if b.attempts != len(tt.want) {
-				t.Errorf("attempts = %d, want %d", b.attempts, len(tt.want))
-			}
-			b.attempts = 0
-			if d := b.next(); d != tt.want[0] {
-				t.Errorf("after a reset, next() = %s, want %s", d, tt.want[0])
-			}
-		})
-	}
-	// Many attempts do not overflow.
-	var b backoff
-	for range 1000 {
-		b.next()
-	}
-	if d := b.next(); d != defaultMaxBackoff {
-		t.Errorf("after 1000 attempts, next() = %s, want %s", d, defaultMaxBackoff)
-	}
-}
 
 func TestLimiter(t *testing.T) {
 	l := limiter{burst: 2, interval: time.Minute}
@@ -310,7 +270,7 @@ func TestStreamWatchdog(t *testing.T) {
 		if m := next(t, ctx, st); m.Header.FrameCounter != 2 {
 			t.Fatalf("counter %d, want 2", m.Header.FrameCounter)
 		}
-		if got, want := time.Since(start), DefaultTimeout+defaultMinBackoff; got != want {
+		if got, want := time.Since(start), DefaultTimeout+backoff.DefaultMin; got != want {
 			t.Errorf("reopened after %s, want %s (timeout, then the first backoff)", got, want)
 		}
 		if !c1.isClosed() {
