@@ -151,3 +151,31 @@ func (e *FrameError) Error() string {
 
 // Unwrap returns Err.
 func (e *FrameError) Unwrap() error { return e.Err }
+
+// detail is the reason of a skipped frame: a sentinel and what went
+// wrong, put into words only when it is read, so that a flood of bad
+// frames costs no formatting.
+type detail struct {
+	err    error
+	format string // one verb per number
+	nums   [3]int64
+	n      int
+}
+
+// details returns the error err: fmt.Sprintf(format, nums...), with up to
+// three numbers.
+func details(err error, format string, nums ...int64) error {
+	d := &detail{err: err, format: format}
+	d.n = copy(d.nums[:], nums)
+	return d
+}
+
+func (d *detail) Error() string {
+	args := make([]any, d.n)
+	for i := range args {
+		args[i] = d.nums[i]
+	}
+	return d.err.Error() + ": " + fmt.Sprintf(d.format, args...)
+}
+
+func (d *detail) Unwrap() error { return d.err }

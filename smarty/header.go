@@ -131,10 +131,10 @@ func scanHeader(b []byte) (Header, headerStatus) {
 // the frame size.
 func (h Header) checkLength(maxFrame int) error {
 	if h.Length < minLength {
-		return fmt.Errorf("%w: length field %d is too small for a frame (at least %d)", ErrHeader, h.Length, minLength)
+		return details(ErrHeader, "length field %d is too small for a frame (at least %d)", int64(h.Length), minLength)
 	}
 	if h.frameSize() > maxFrame {
-		return fmt.Errorf("%w: length field %d makes a frame of %d bytes, over the limit of %d", ErrTooLarge, h.Length, h.frameSize(), maxFrame)
+		return details(ErrTooLarge, "length field %d makes a frame of %d bytes, over the limit of %d", int64(h.Length), int64(h.frameSize()), int64(maxFrame))
 	}
 	return nil
 }

@@ -2,9 +2,11 @@ package smarty
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
@@ -106,9 +108,9 @@ type Reader struct {
 	// not rescanned from its start on every byte.
 	plainAt, plainScanned int64
 
-	// inner lists the stream offsets of frame starts found inside an
-	// envelope that is still incomplete; see checkInner.
-	inner        []int64
+	// inner lists the frame starts found inside an envelope that is
+	// still incomplete, in stream order; see checkInner.
+	inner        []innerStart
 	innerScanned int64
 	innerFor     int64
 }
@@ -196,7 +198,7 @@ func (r *Reader) Next() (*Message, error) {
 				// The stream ended inside this candidate.
 				r.skip(p + 1)
 				if res.plausible {
-					res.err = fmt.Errorf("%w: the stream ended after %d of its bytes", ErrTruncated, r.end-p)
+					res.err = details(ErrTruncated, "the stream ended after %d of its bytes", int64(r.end-p))
 					res.size = r.end - p
 					return nil, r.frameError(p, res)
 				}
@@ -205,7 +207,7 @@ func (r *Reader) Next() (*Message, error) {
 			if res.encrypted {
 				if q := r.checkInner(p); q >= 0 {
 					r.skip(q)
-					res.err = fmt.Errorf("%w: a complete frame starts %d bytes after it", ErrTruncated, q-p)
+					res.err = details(ErrTruncated, "a complete frame starts %d bytes after it", int64(q-p))
 					res.size = q - p
 					return nil, r.frameError(p, res)
 				}
@@ -332,6 +334,10 @@ func (r *Reader) examineEnvelope(p int) result {
 	frame := b[:size]
 	if r.Cipher == nil {
 		res.v, res.err, res.resume = badFrame, ErrNoKey, size
+		return res
+	}
+	if r.failedBefore(r.base + int64(p)) {
+		res.v, res.err = badFrame, ErrAuth
 		return res
 	}
 	authenticated := true
@@ -537,8 +543,17 @@ func (r *Reader) deliverPlain(p int, res result) result {
 	return res
 }
 
-// maxInner bounds the frame starts checkInner keeps track of.
-const maxInner = 16
+// maxInner bounds the frame starts checkInner keeps track of. More than
+// that many in the bytes at hand are looked at once the first ones are
+// settled: none is scanned past.
+const maxInner = 1024
+
+// innerStart is a frame start inside an incomplete envelope.
+type innerStart struct {
+	off    int64 // stream offset of its first byte
+	ready  int64 // stream offset its bytes reach when complete; 0 when unknown
+	failed bool  // an envelope whose tag did not verify
+}
 
 // checkInner is called while the envelope at buf[p] is incomplete. The
 // envelope may be a torn one, a frame cut by a reconnect whose announced
@@ -546,34 +561,72 @@ const maxInner = 16
 // length to fill up, which may take many of the meter's 10-second
 // intervals, it looks for a frame that starts inside the envelope and is
 // already complete and good. It returns that frame's index, or -1.
+//
+// Every frame start after p is followed until it is settled, however many
+// plausible headers of long frames come first: an envelope whose header
+// is complete is looked at again only once its bytes are all there, so a
+// call costs the new bytes and the frames they complete. The starts found
+// for one envelope serve the next, when the next is one of them.
 func (r *Reader) checkInner(p int) int {
 	at := r.base + int64(p)
 	if r.innerFor != at {
-		r.innerFor, r.inner, r.innerScanned = at, r.inner[:0], at+1
+		if r.innerFor < at && at < r.innerScanned {
+			// The next envelope of a run: what lies beyond it stays.
+			i := 0
+			for i < len(r.inner) && r.inner[i].off <= at {
+				i++
+			}
+			r.inner = append(r.inner[:0], r.inner[i:]...)
+		} else {
+			r.inner, r.innerScanned = r.inner[:0], at+1
+		}
+		r.innerFor = at
 	}
-	for q := int(r.innerScanned - r.base); q < r.end; q++ {
-		if c := r.buf[q]; (c == frameTag || c == '/') && len(r.inner) < maxInner {
-			r.inner = append(r.inner, r.base+int64(q))
+	q := int(r.innerScanned - r.base)
+	for ; q < r.end && len(r.inner) < maxInner; q++ {
+		if c := r.buf[q]; c == frameTag || c == '/' {
+			r.inner = append(r.inner, innerStart{off: r.base + int64(q)})
 		}
 	}
-	r.innerScanned = r.base + int64(r.end)
+	r.innerScanned = r.base + int64(q)
+	end := r.base + int64(r.end)
 	keep := r.inner[:0]
 	found := -1
-	for _, off := range r.inner {
-		q := int(off - r.base)
-		if found >= 0 {
-			keep = append(keep, off)
+	for _, s := range r.inner {
+		if found >= 0 || s.failed || (s.ready > 0 && s.ready > end) {
+			keep = append(keep, s)
 			continue
 		}
-		switch r.examine(q).v {
+		q := int(s.off - r.base)
+		switch res := r.examine(q); res.v {
 		case goodFrame:
 			found = q
+			keep = append(keep, s)
 		case needMore:
-			keep = append(keep, off)
+			s.ready = 0
+			if res.encrypted && res.plausible {
+				s.ready = s.off + int64(res.header.frameSize())
+			}
+			keep = append(keep, s)
+		case badFrame:
+			// Kept when its tag failed: when the search comes to it,
+			// it need not be decrypted again.
+			if res.err == ErrAuth {
+				s.failed = true
+				keep = append(keep, s)
+			}
 		}
 	}
 	r.inner = keep
 	return found
+}
+
+// failedBefore reports whether the envelope at stream offset at was
+// decrypted as a frame inside another one, by checkInner, and its tag did
+// not verify.
+func (r *Reader) failedBefore(at int64) bool {
+	i, ok := slices.BinarySearchFunc(r.inner, at, func(s innerStart, at int64) int { return cmp.Compare(s.off, at) })
+	return ok && r.inner[i].failed
 }
 
 // explainAuth explains the envelope at buf[p] whose tag did not verify.
@@ -601,7 +654,7 @@ func (r *Reader) explainAuth(p int, res result) error {
 			torn = r.examinePlain(p+q).v == goodFrame
 		}
 		if torn {
-			return fmt.Errorf("%w: another frame starts %d bytes after it", ErrTruncated, q)
+			return details(ErrTruncated, "another frame starts %d bytes after it", int64(q))
 		}
 	}
 	return ErrAuth

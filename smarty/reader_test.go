@@ -405,3 +405,89 @@ func dropSkipped(e string) string {
 	}
 	return e
 }
+
+// stallReader delivers data, then counts every further Read and reports
+// nothing: a line that has gone quiet, as a meter's does for 10 s after
+// each frame.
+type stallReader struct {
+	data  []byte
+	asked int
+}
+
+var errStalled = errors.New("stalled: the Reader asked for more bytes")
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		s.asked++
+		return 0, errStalled
+	}
+	n := copy(p, s.data)
+	s.data = s.data[n:]
+	return n, nil
+}
+
+// TestReaderManyCandidates: a torn envelope whose length reaches far,
+// then a run of plausible headers of large frames (noise, or frames torn
+// in turn), then a good frame. The good frame is complete in the bytes at
+// hand and is returned without waiting for more, however many candidates
+// came before it. The Reader used to follow only the first 16 and scan
+// past the rest, so the good frame waited for 16 KB more bytes, or for a
+// watchdog.
+func TestReaderManyCandidates(t *testing.T) {
+	c := NewCipher(otherKey, austrianAK)
+	good := c.Seal(nil, testTitle, 7, telegram("000007.000"))
+	// A header of the largest frame the Reader accepts: complete,
+	// plausible, and far from complete as a frame.
+	header := func(counter byte) []byte {
+		const length = DefaultMaxFrameSize - 13
+		return []byte{0xDB, 0x08, 'S', 'A', 'G', 1, 2, 3, 4, counter, 0x82, length >> 8, length & 0xFF, 0x30, 0, 0, 0, counter}
+	}
+	for _, n := range []int{1, 15, 16, 17, 40, 200} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			var data []byte
+			for i := range n {
+				data = append(data, header(byte(i))...)
+			}
+			at := len(data)
+			data = append(data, good...)
+			for _, chunk := range []int{len(data), 64, 1} {
+				src := &stallReader{data: data}
+				var r io.Reader = src
+				if chunk < len(data) {
+					r = &chunkReader{r: src, n: chunk}
+				}
+				rd := NewReader(r, c)
+				var got []string
+				for range n + 2 {
+					m, err := rd.Next()
+					var fe *FrameError
+					if errors.As(err, &fe) {
+						got = append(got, fmt.Sprintf("skip @%d: %s", fe.Offset, reason(fe.Err)))
+						continue
+					}
+					if err != nil {
+						got = append(got, err.Error())
+						break
+					}
+					if src.asked > 0 {
+						got = append(got, "asked for more bytes first")
+					}
+					got = append(got, describe(m))
+					break
+				}
+				want := []string{"skip @0: truncated", fmt.Sprintf("telegram @%d size %d counter 7 kWh 7", at, len(good))}
+				if !slices.Equal(got, want) {
+					t.Fatalf("read in chunks of %d: got\n%s\nwant\n%s", chunk, strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			}
+		})
+	}
+}
+
+// chunkReader reads at most n bytes at a time.
+type chunkReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
