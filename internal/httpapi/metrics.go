@@ -214,6 +214,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descGaps, descMissed, descReconnects, descLastTelegram, descStreams, descStreamDrops} {
 		ch <- d
 	}
+	for _, d := range quarterDescs {
+		ch <- d
+	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -223,6 +226,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if r != nil {
 		up = 1
 		collectReading(ch, r)
+		collectQuarter(ch, r)
 	}
 	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up)
 
@@ -249,8 +253,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descStreamDrops, prometheus.CounterValue, float64(s.events.dropped.Load()))
 }
 
-// collectReading sends the readings of r. Quarter-hour figures of issue
-// 12 (quarter.Status) belong after the meter's own readings, here.
+// collectReading sends the readings of r; collectQuarter (quarter.go)
+// sends its quarter-hour figures.
 func collectReading(ch chan<- prometheus.Metric, r *reading) {
 	t := &r.msg.Telegram
 	meter := r.meterID

@@ -46,6 +46,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/quarter"
 )
 
 // Defaults of Config.
@@ -132,8 +133,9 @@ type reading struct {
 	received time.Time
 	msg      *smarty.Message
 	meterID  string
-	json     []byte // format.AppendMessage
-	event    []byte // the Server-Sent Event: id, then json as data
+	quarter  *quarter.Status // nil without -refPower
+	json     []byte          // format.AppendMessage
+	event    []byte          // the Server-Sent Event: id, then json as data
 }
 
 // Server is the HTTP server. Make it with Listen, start it with Run.
@@ -358,6 +360,7 @@ func (s *Server) take(lr *live.Reading) {
 		received: lr.Received,
 		msg:      m,
 		meterID:  lr.MeterID,
+		quarter:  lr.Quarter,
 	}
 	// One buffer holds the event, and the JSON inside it.
 	b := make([]byte, 0, 5*len(m.Telegram.Bytes())+64)

@@ -79,6 +79,8 @@ function render(v) {
     $('today-since').textContent = '';
   }
 
+  renderQuarter(v.up && v.quarter);
+
   $('telegrams').textContent = v.link.telegrams;
   $('failures').textContent = v.link.failures;
   $('gaps').textContent = v.link.counter_gaps;
@@ -92,6 +94,29 @@ function render(v) {
     addPoint([Math.floor(Date.parse(v.received) / 1000), v.power_import_w || 0, v.power_export_w || 0]);
   }
   drawChart();
+}
+
+// renderQuarter shows the current quarter-hour against the reference
+// power (-refPower), or hides the section.
+function renderQuarter(q) {
+  const sec = $('quarter');
+  sec.hidden = !q;
+  if (!q) return;
+  const kwh = (v) => v.toFixed(3) + ' kWh';
+  const eur = (v) => v == null ? '' : ', ' + v.toFixed(2) + ' EUR';
+  $('q-span').textContent = hhmm(new Date(q.start)) + '–' + hhmm(new Date(q.end)) + (q.estimated ? ', estimated' : '');
+  $('q-projected').textContent = q.projected_kw.toFixed(2) + ' kW';
+  $('q-margin').textContent = (q.margin_kw > 0 ? '+' : '') + q.margin_kw.toFixed(2) + ' kW';
+  $('q-ref-power').textContent = q.reference_power_kw + ' kW';
+  $('q-import').textContent = kwh(q.import_kwh);
+  $('q-day').textContent = kwh(q.excess_day_kwh) + eur(q.cost_day_eur);
+  $('q-month').textContent = kwh(q.excess_month_kwh) + eur(q.cost_month_eur);
+  // The gauge runs to 1.5 times the reference power.
+  const scale = 1.5 * q.reference_power_kw;
+  $('q-bar').style.width = (100 * Math.min(1, Math.max(0, q.projected_kw / scale))) + '%';
+  $('q-ref').style.left = (100 / 1.5) + '%';
+  $('q-warn').hidden = !q.warning;
+  sec.classList.toggle('over', q.warning);
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
