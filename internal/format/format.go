@@ -238,8 +238,8 @@ func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object) []byte {
 		if k == reading {
 			defaultUnit = t.Unit(o)
 		}
-		// info.Text is Object.IsText without a second lookup;
-		// TestAppendJSONText holds the two together.
+		// info.Text says whether the object is text, as dsmr's
+		// Lookup does; TestAppendJSONText holds the two together.
 		dst = appendValue(dst, v, info.Text, defaultUnit, t.Location)
 	}
 	return append(dst, "]}"...)

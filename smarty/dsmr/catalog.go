@@ -39,13 +39,15 @@ type entry struct {
 //
 // 0-n stands for the M-Bus channels 1 to 4.
 var entries = []entry{
-	// Identification and time (DSMR 5.0.2 6.12; Smarty spec; e-MUCS).
+	// Identification and time (DSMR 5.0.2 6.12; Smarty spec; e-MUCS, whose
+	// 0-0:96.1.2 is the EAN code of the connection).
 	{"1-3:0.2.8", Info{"P1 version", "p1_version", "", false}},
 	{"0-0:96.1.4", Info{"P1 version (Belgium)", "p1_version_be", "", false}},
 	{"0-0:1.0.0", Info{"Time of the telegram", "timestamp", "", false}},
 	{"0-0:42.0.0", Info{"Meter id", "meter_id", "", true}},
 	{"0-0:96.1.1", Info{"Meter id", "equipment_id", "", true}},
 	{"0-0:96.1.0", Info{"Meter serial number", "serial_number", "", true}},
+	{"0-0:96.1.2", Info{"EAN code of the connection", "ean", "", true}},
 
 	// Energy registers (DSMR 5.0.2 6.12; Smarty; e-MUCS; tariffs 3 and
 	// 4: E.ON Hungary, IEC 62056-61).
@@ -148,6 +150,7 @@ var entries = []entry{
 	{"0-n:24.1.0", Info{"M-Bus device type", "device_type", "", false}},
 	{"0-n:96.1.0", Info{"M-Bus device id", "device_id", "", true}},
 	{"0-n:96.1.1", Info{"M-Bus device id", "device_id", "", true}},
+	{"0-n:96.1.2", Info{"M-Bus EAN code", "ean", "", true}},
 	{"0-n:24.2.1", Info{"M-Bus reading", "reading", "", false}},
 	{"0-n:24.2.3", Info{"M-Bus reading (gas, Belgium)", "reading", "m3", false}},
 	{"0-n:24.3.0", Info{"M-Bus reading (DSMR 2.2)", "reading", "", false}},

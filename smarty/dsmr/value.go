@@ -60,7 +60,7 @@ func (v Value) String() string { return string(v.raw) }
 // Kind classifies the value's text, trying the kinds in the order they are
 // declared. A hex-encoded text made only of digits classifies as a number
 // when it is short enough to be one; whether an object holds text is a
-// property of the object (see Object.IsText).
+// property of the object's code ([Info] Text, from [Lookup]).
 func (v Value) Kind() Kind {
 	switch {
 	case len(v.raw) == 0:
