@@ -118,6 +118,7 @@ func HealthOf(st p1.Stats) Health {
 		CounterGaps:  st.Tracker.Gaps,
 		MissedFrames: st.Tracker.Missed,
 		Reconnects:   st.Reconnects(),
+		LastTelegram: st.LastTelegram,
 	}
 	for _, f := range smarty.Failures() {
 		h.Failures[f.String()] = st.ByFailure[f]
