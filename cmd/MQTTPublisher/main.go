@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	pub, err := mqttpub.New(cfg)
 	if err != nil {
 		if errors.Is(err, mqttpub.ErrQueueLocked) {
-			return err
+			return cli.WithExitStatus(err, cli.ExitLocked)
 		}
 		return cli.Usagef("%w", err)
 	}
@@ -55,5 +55,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		testHook(pub)
 	}
 	// A service: a device that is not there yet is waited for.
-	return flags.RunLive(ctx, c, cli.Logger(""), mqttpub.NewOutput(pub))
+	err = flags.RunLive(ctx, c, cli.Logger(""), mqttpub.NewOutput(pub))
+	if errors.Is(err, mqttpub.ErrAuth) || errors.Is(err, mqttpub.ErrTLS) {
+		return cli.WithExitStatus(err, cli.ExitBroker) // a refusal a restart cannot fix
+	}
+	return err
 }

@@ -539,8 +539,8 @@ func TestRefused(t *testing.T) {
 		b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"meter": "s3cret"}})
 		t.Setenv(mqttpub.PasswordEnv, "Wr0ngPa55")
 		r := runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter")()
-		if r.status != 1 || !strings.Contains(r.exit, "not authorised") || strings.Contains(r.exit, "Wr0ngPa55") {
-			t.Errorf("status %d, %q; want 1 and one line saying not authorised, without the password", r.status, r.exit)
+		if r.status != cli.ExitBroker || !strings.Contains(r.exit, "not authorised") || strings.Contains(r.exit, "Wr0ngPa55") {
+			t.Errorf("status %d, %q; want 4 and one line saying not authorised, without the password", r.status, r.exit)
 		}
 		t.Logf("%s", r.exit)
 		t.Setenv(mqttpub.PasswordEnv, "s3cret")
@@ -556,8 +556,8 @@ func TestRefused(t *testing.T) {
 	t.Run("TLS", func(t *testing.T) {
 		b := mosquittotest.Start(t, mosquittotest.Config{TLS: true})
 		r := runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL())()
-		if r.status != 1 || !strings.Contains(r.exit, "-mqttCaFile") {
-			t.Errorf("without the CA: status %d, %q; want 1 and one line pointing to -mqttCaFile", r.status, r.exit)
+		if r.status != cli.ExitBroker || !strings.Contains(r.exit, "-mqttCaFile") {
+			t.Errorf("without the CA: status %d, %q; want 4 and one line pointing to -mqttCaFile", r.status, r.exit)
 		}
 		t.Logf("%s", r.exit)
 		r = runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttCaFile", b.CAFile, "-count", "1")()
@@ -683,4 +683,27 @@ func TestList(t *testing.T) {
 		t.Errorf("no ports, and stderr says %q", stderr.String())
 	}
 	t.Logf("ports: %q; stderr %q", stdout.String(), stderr.String())
+}
+
+// TestQueueLocked: a queue directory another publisher holds ends the
+// command at once with its own exit status, which the systemd unit does not
+// restart on.
+func TestQueueLocked(t *testing.T) {
+	dir := t.TempDir()
+	holder, err := mqttpub.New(mqttpub.Config{Broker: "tcp://localhost:1883", QueueDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Run(canceled())
+	r := runAsync(t, context.Background(), "-device", "/dev/null", "-queueDir", dir)()
+	if r.status != cli.ExitLocked || !strings.Contains(r.exit, "is in use by another running publisher") {
+		t.Errorf("status %d, %q; want %d and a line saying the queue is in use", r.status, r.exit, cli.ExitLocked)
+	}
+}
+
+// canceled returns a context that is done already.
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }

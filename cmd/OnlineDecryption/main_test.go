@@ -286,9 +286,23 @@ func TestWrongKey(t *testing.T) {
 	} {
 		r := runOnline(t, context.Background(), append(args, "-device", device)...)
 		want := fmt.Sprintf("OnlineDecryption.test: authentication failed for 3 frames of the meter (system title 5341476769394CEF) on %s and none decrypted: wrong key, or the meter uses another authentication key (-authKey)\n", device)
-		if r.status != 1 || r.exit != want || r.stdout != "" || !authLines.MatchString(r.stderr) {
-			t.Errorf("%v: status %d, stdout %q, stderr %q, exit line %q; want 1, two lines matching %s, and %q", args, r.status, r.stdout, r.stderr, r.exit, authLines, want)
+		if r.status != cli.ExitKey || r.exit != want || r.stdout != "" || !authLines.MatchString(r.stderr) {
+			t.Errorf("%v: status %d, stdout %q, stderr %q, exit line %q; want %d, two lines matching %s, and %q", args, r.status, r.stdout, r.stderr, r.exit, cli.ExitKey, authLines, want)
 		}
+	}
+}
+
+// TestNoKeyExits: a meter that sends encrypted frames, read without a key,
+// ends the command after its first frames with one line saying how to
+// give the key, and the same exit status as a wrong key (a service is not
+// restarted for it).
+func TestNoKeyExits(t *testing.T) {
+	t.Setenv(cli.KeyEnv, "")
+	device := startSimulator(t, "-key", keyHex, "-listen", "127.0.0.1:0", "-interval", "20ms")
+	r := runOnline(t, context.Background(), "-device", device)
+	want := fmt.Sprintf("OnlineDecryption.test: %s sends encrypted frames (system title 5341476769394CEF) and no key was given: give the key with -key, -keyFile or $SMARTY_KEY\n", device)
+	if r.status != cli.ExitKey || r.exit != want || r.stdout != "" {
+		t.Errorf("status %d, stdout %q, exit line %q; want %d and %q", r.status, r.stdout, r.exit, cli.ExitKey, want)
 	}
 }
 

@@ -26,10 +26,6 @@ import (
 	"golang.org/x/term"
 )
 
-// ExitUsage is the exit status for a command line that cannot work: an
-// unknown flag, a malformed key, a device that does not exist.
-const ExitUsage = 2
-
 // UsageError is an error in how the command was called. Exit reports it
 // in one line and exits with ExitUsage.
 type UsageError struct {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
@@ -33,18 +32,4 @@ func ErrorMessage(err error, msgs ...Messenger) string {
 		return fmt.Sprintf("authentication failed for %d frames of the meter (system title %s) on %s and none decrypted: wrong key, or the meter uses another authentication key (-authKey)", ke.Frames, ke.SystemTitle, ke.Device)
 	}
 	return OneLine(err.Error())
-}
-
-// ExitStatus is the exit status for err: 0 for nil, -h or -version,
-// ExitUsage for a *UsageError, 1 otherwise. It is the one table of exit
-// statuses.
-func ExitStatus(err error) int {
-	var u *UsageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, errVersion):
-		return 0
-	case errors.As(err, &u):
-		return ExitUsage
-	}
-	return 1
 }
