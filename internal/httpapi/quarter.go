@@ -2,10 +2,10 @@ package httpapi
 
 import (
 	"math"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/quarterlive"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/quarter"
 )
 
@@ -48,7 +48,7 @@ func collectQuarter(ch chan<- prometheus.Metric, r *reading) {
 	gauge(descQuarterImport, q.Import*J)
 	gauge(descQuarterExport, q.Export*J)
 	gauge(descQuarterAverage, q.Average*1000)
-	gauge(descQuarterProjected, projectedKW(q)*1000)
+	gauge(descQuarterProjected, quarterlive.ProjectedKW(q)*1000)
 	gauge(descQuarterMargin, q.Margin*1000)
 	gauge(descQuarterExcess, q.Excess*J, "quarter")
 	gauge(descQuarterExcess, q.ExcessDay*J, "day")
@@ -62,51 +62,9 @@ func collectQuarter(ch chan<- prometheus.Metric, r *reading) {
 	gauge(descQuarterEstimated, b2f(q.Quality != quarter.OK))
 }
 
-func projectedKW(q *quarter.Status) float64 { return q.Projected / quarter.Length.Hours() }
-
 func b2f(b bool) float64 {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-// quarterView is the "quarter" object of /api/live: kW and kWh as the bill
-// writes them, EUR, rounded to the meter's resolution.
-type quarterView struct {
-	Start       time.Time `json:"start"`
-	End         time.Time `json:"end"`
-	RefPower    float64   `json:"reference_power_kw"`
-	Import      float64   `json:"import_kwh"`
-	Export      float64   `json:"export_kwh"`
-	Average     float64   `json:"average_kw"`
-	Projected   float64   `json:"projected_kw"`
-	Margin      float64   `json:"margin_kw"`
-	Excess      float64   `json:"excess_kwh"`
-	ExcessDay   float64   `json:"excess_day_kwh"`
-	ExcessMonth float64   `json:"excess_month_kwh"`
-	Price       *float64  `json:"excess_price_eur_per_kwh,omitempty"`
-	CostDay     *float64  `json:"cost_day_eur,omitempty"`
-	CostMonth   *float64  `json:"cost_month_eur,omitempty"`
-	Warning     bool      `json:"warning"`
-	Estimated   bool      `json:"estimated"`
-}
-
-func quarterViewOf(q *quarter.Status) *quarterView {
-	if q == nil {
-		return nil
-	}
-	r3 := func(v float64) float64 { return math.Round(v*1000) / 1000 }
-	v := &quarterView{
-		Start: q.Start, End: q.End, RefPower: q.RefPower,
-		Import: r3(q.Import), Export: r3(q.Export), Average: r3(q.Average),
-		Projected: r3(projectedKW(q)), Margin: r3(q.Margin),
-		Excess: r3(q.Excess), ExcessDay: r3(q.ExcessDay), ExcessMonth: r3(q.ExcessMonth),
-		Warning: q.Warning, Estimated: q.Quality != quarter.OK,
-	}
-	if q.Price > 0 {
-		price, day, month := q.Price, math.Round(q.CostDay*100)/100, math.Round(q.CostMonth*100)/100
-		v.Price, v.CostDay, v.CostMonth = &price, &day, &month
-	}
-	return v
 }

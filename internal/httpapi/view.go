@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/quarterlive"
 )
 
 // What the live page shows, as /api/live serves it.
@@ -85,17 +87,17 @@ func (d *today) add(r *reading) {
 // liveView is the JSON of /api/live. Fields in watts, volts, amperes and
 // kWh; absent when the telegram lacks them.
 type liveView struct {
-	Up        bool         `json:"up"`
-	Meter     string       `json:"meter,omitempty"`
-	Received  *time.Time   `json:"received,omitempty"`
-	MeterTime *time.Time   `json:"meter_time,omitempty"`
-	PowerIn   *float64     `json:"power_import_w,omitempty"`
-	PowerOut  *float64     `json:"power_export_w,omitempty"`
-	Phases    []phase      `json:"phases,omitempty"`
-	Today     *todayView   `json:"today,omitempty"`
-	Quarter   *quarterView `json:"quarter,omitempty"` // with -refPower
-	Link      linkView     `json:"link"`
-	History   [][3]any     `json:"history,omitempty"` // [unix seconds, W in, W out]
+	Up        bool              `json:"up"`
+	Meter     string            `json:"meter,omitempty"`
+	Received  *time.Time        `json:"received,omitempty"`
+	MeterTime *time.Time        `json:"meter_time,omitempty"`
+	PowerIn   *float64          `json:"power_import_w,omitempty"`
+	PowerOut  *float64          `json:"power_export_w,omitempty"`
+	Phases    []phase           `json:"phases,omitempty"`
+	Today     *todayView        `json:"today,omitempty"`
+	Quarter   *quarterlive.View `json:"quarter,omitempty"` // with -refPower
+	Link      linkView          `json:"link"`
+	History   [][3]any          `json:"history,omitempty"` // [unix seconds, W in, W out]
 }
 
 type phase struct {
@@ -156,7 +158,7 @@ func (s *Server) live(withHistory bool) liveView {
 	if mt, ok := t.Time(); ok {
 		v.MeterTime = &mt
 	}
-	v.Quarter = quarterViewOf(r.quarter)
+	v.Quarter = quarterlive.ViewOf(r.quarter)
 	v.PowerIn = watts(t.PowerImport())
 	v.PowerOut = watts(t.PowerExport())
 	for k := 1; k <= 3; k++ {
