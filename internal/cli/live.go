@@ -180,6 +180,7 @@ func (l *LiveFlags) StreamConfig(c *smarty.Cipher) p1.Config {
 		Device:               l.Device,
 		Cipher:               c,
 		AllowUnauthenticated: l.AllowUnauthenticated,
+		Location:             l.Zone.Location(),
 		Wait:                 l.Wait == nil || *l.Wait,
 		Timeout:              timeout,
 		Logger:               Logger(""),

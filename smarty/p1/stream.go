@@ -33,6 +33,9 @@ type Config struct {
 	Cipher *smarty.Cipher
 	// AllowUnauthenticated is [smarty.Reader.AllowUnauthenticated].
 	AllowUnauthenticated bool
+	// Location is [smarty.Reader.Location], the time zone of the meter's
+	// clock; nil is Luxembourg's.
+	Location *time.Location
 	// Wait makes a device that is not there at the start be waited for,
 	// as one that goes away later is. Without it, [NewStream] opens the
 	// device once and returns the error, which is what a person who
@@ -463,6 +466,7 @@ func (s *Stream) attach(src io.ReadCloser) {
 	}
 	s.reader = smarty.NewReader(&counter{src, &s.bytes}, s.cfg.Cipher)
 	s.reader.AllowUnauthenticated = s.cfg.AllowUnauthenticated
+	s.reader.Location = s.cfg.Location
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
