@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		pub, err := mqttpub.New(cfg)
 		if err != nil {
 			if errors.Is(err, mqttpub.ErrQueueLocked) {
-				return err
+				return cli.WithExitStatus(err, cli.ExitLocked)
 			}
 			return cli.Usagef("%w", err)
 		}
@@ -120,7 +120,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		testHook(feed, web)
 	}
 	// A service: a device that is not there yet is waited for.
-	return flags.RunLive(ctx, c, log, outputs...)
+	err = flags.RunLive(ctx, c, log, outputs...)
+	if errors.Is(err, mqttpub.ErrAuth) || errors.Is(err, mqttpub.ErrTLS) {
+		return cli.WithExitStatus(err, cli.ExitBroker) // a refusal a restart cannot fix
+	}
+	return err
 }
 
 // listenError is the error of an address that cannot be listened on.
