@@ -85,6 +85,14 @@ type Config struct {
 	// messages (default 30 s) before the connection is dropped and made
 	// again.
 	ConnectTimeout, AckTimeout time.Duration
+	// ConnectAtStart makes Run connect at once rather than when the first
+	// telegram is queued: refused credentials or certificates then end Run
+	// before any telegram (the meter may be silent for a long time), and
+	// the status topic says online while the first telegram is awaited.
+	// When the client id carries the meter id, this first connection uses
+	// one of its own and gives way to the meter's at the first telegram;
+	// when the topic root does, it only checks the broker takes it.
+	ConnectAtStart bool
 	// Grace is how long Run keeps publishing queued telegrams after its
 	// context is cancelled (default 2 s). What is left stays in the
 	// queue directory; a telegram whose messages were only partly

@@ -99,6 +99,7 @@ func (m *Flags) Config(log *slog.Logger) (Config, error) {
 		Grace:           m.grace,
 		Advice:          Advice,
 		Log:             log,
+		ConnectAtStart:  true,
 	}, nil
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -303,6 +305,37 @@ type conn struct {
 	ident     identity
 	lost      chan error
 	meterSent int32 // the meter state last published on this connection
+	// start marks the connection made before the first telegram
+	// (Config.ConnectAtStart), under a client id of its own when the
+	// configured one needs the meter id.
+	start bool
+}
+
+// connectAtStart connects before the first telegram, so that refused
+// credentials or certificates end Run at once and the status says online
+// while the meter's first telegram is awaited. When the topic root needs
+// the meter id, the status topic is not known yet: it only checks that
+// the broker takes the connection, and hangs up.
+func (p *Publisher) connectAtStart(ctx context.Context) (*conn, error) {
+	id := identityOf(&p.cfg, "")
+	if strings.Contains(p.cfg.ClientID, MeterPlaceholder) {
+		id.clientID = strings.ReplaceAll(p.cfg.ClientID, MeterPlaceholder, "start-"+strconv.Itoa(os.Getpid()))
+	}
+	rootKnown := !strings.Contains(p.cfg.TopicRoot, MeterPlaceholder)
+	if !rootKnown {
+		id.status, id.meterStatus = "", ""
+	}
+	cn, err := p.connect(ctx, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if !rootKnown {
+		cn.c.Disconnect(250)
+		p.connected.Store(false)
+		return nil, nil
+	}
+	cn.start = true
+	return cn, nil
 }
 
 // Run publishes queued telegrams until ctx is cancelled. It connects when
@@ -335,6 +368,17 @@ func (p *Publisher) Run(ctx context.Context) error {
 	var cn *conn
 	ever := false
 	var want *identity
+	if p.cfg.ConnectAtStart {
+		var err error
+		cn, err = p.connectAtStart(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return p.stop(hard, nil)
+			}
+			p.stop(hard, nil)
+			return err
+		}
+	}
 	for {
 		if ctx.Err() != nil {
 			return p.stop(hard, cn)
@@ -343,10 +387,20 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if len(batch) > 0 {
 			want = &batch[0].ident
 		}
-		if cn != nil && want != nil && cn.ident != *want {
+		if cn != nil && want != nil && cn.start && !cn.ident.sameConnection(*want) {
+			// The connection made at start gives way to the meter's own,
+			// without saying offline in between (a clean disconnect sends
+			// no will).
+			cn.c.Disconnect(250)
+			cn = nil
+		}
+		if cn != nil && want != nil && !cn.ident.sameConnection(*want) {
 			p.log.Info(fmt.Sprintf("meter id changed to %s: publishing as %s", want.meterID, want.clientID))
 			p.hangUp(cn)
 			cn = nil
+		}
+		if cn != nil && want != nil {
+			cn.ident, cn.start = *want, false
 		}
 		if cn == nil && want != nil {
 			var err error
@@ -482,6 +536,8 @@ func (p *Publisher) connect(ctx context.Context, id identity, ever bool) (*conn,
 			p.connected.Store(true)
 			p.b.forget()
 			switch {
+			case id.status == "": // Config.ConnectAtStart's check
+				p.log.Info(fmt.Sprintf("the broker %s takes the connection; waiting for the meter's first telegram", p.shown))
 			case !ever:
 				p.log.Info(fmt.Sprintf("connected to %s as %s; publishing under %s/", p.shown, id.clientID, id.root))
 			case !p.lostAt.IsZero():
@@ -535,7 +591,9 @@ func (p *Publisher) dial(ctx context.Context, id identity) (*conn, error) {
 	o.SetPingTimeout(min(10*time.Second, p.cfg.KeepAlive))
 	o.SetConnectTimeout(p.cfg.ConnectTimeout)
 	o.SetWriteTimeout(p.cfg.AckTimeout)
-	o.SetWill(id.status, "offline", p.cfg.QoS, true)
+	if id.status != "" {
+		o.SetWill(id.status, "offline", p.cfg.QoS, true)
+	}
 	if usesTLS(p.broker) {
 		tc := p.cfg.TLS
 		if tc == nil {
@@ -562,7 +620,10 @@ func (p *Publisher) dial(ctx context.Context, id identity) (*conn, error) {
 		return nil, err
 	}
 	cn.c = c
-	toks := []mqtt.Token{c.Publish(id.status, p.cfg.QoS, true, "online")}
+	var toks []mqtt.Token
+	if id.status != "" {
+		toks = append(toks, c.Publish(id.status, p.cfg.QoS, true, "online"))
+	}
 	if !p.cfg.NoDiscovery {
 		// Home Assistant announces its restarts here; the discovery
 		// configs are then sent again, in case they were not retained.

@@ -320,6 +320,12 @@ func nodeID(s string) string {
 	return string(b)
 }
 
+// sameConnection reports whether a and b connect the same way: the same
+// client id and topics (the meter's id may differ, or be unknown).
+func (a identity) sameConnection(b identity) bool {
+	return a.clientID == b.clientID && a.root == b.root
+}
+
 // MeterStatusTopic is the last part of the meter's availability topic,
 // <root>/meter_status: "online" while telegrams come, "offline" when the
 // meter has been silent past the watchdog.
