@@ -31,8 +31,9 @@ func NewOutput(p *Publisher) *Output { return &Output{pub: p} }
 // Publisher returns the Publisher the Output runs.
 func (o *Output) Publisher() *Publisher { return o.pub }
 
-// Reading queues r's telegram. A queue that fails is logged by the
-// Publisher, once; reading goes on.
+// Reading queues r's telegram, and hands its quarter-hour figures, if
+// any, to the Publisher. A queue that fails is logged by the Publisher,
+// once; reading goes on.
 func (o *Output) Reading(r *live.Reading) {
 	m := &r.Message
 	rd := Reading{Telegram: m.Telegram.Bytes(), Encrypted: m.Encrypted, Received: r.Received}
@@ -43,6 +44,7 @@ func (o *Output) Reading(r *live.Reading) {
 	if err := o.pub.Add(rd); err == nil && m.Encrypted {
 		o.pub.log.Log(context.Background(), levelTrace, fmt.Sprintf("queued telegram, frame counter %d", m.Header.FrameCounter))
 	}
+	o.pub.SetQuarter(r.Quarter) // with -refPower
 }
 
 // levelTrace is the level of a line per telegram, below slog.LevelDebug

@@ -56,6 +56,7 @@ type Publisher struct {
 	connects        atomic.Uint64
 	connected       atomic.Bool
 	meter           atomic.Int32 // meterUnknown, meterOnline or meterOffline
+	quarter         quarterPub   // the quarter-hour topics (quarter.go)
 
 	// Owned by the Run goroutine.
 	b      builder
@@ -416,7 +417,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 			continue
 		}
 		if cn != nil {
-			if err := p.syncMeter(hard, cn); err != nil {
+			err := p.syncMeter(hard, cn)
+			if err == nil {
+				err = p.syncQuarter(hard, cn)
+			}
+			if err != nil {
 				if hard.Err() != nil {
 					return p.stop(hard, cn)
 				}
