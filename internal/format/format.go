@@ -156,8 +156,9 @@ func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
 	dst = append(dst, `"header":`...)
 	dst = appendString(dst, headerOf(raw))
 
+	var tc timeCache
 	dst = append(dst, `,"timestamp":`...)
-	dst = appendTimestamp(dst, t)
+	dst = appendTimestamp(dst, t, &tc)
 
 	dst = append(dst, `,"equipment_id":`...)
 	dst = appendEquipmentID(dst, t)
@@ -178,7 +179,7 @@ func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendObject(dst, t, &objects[k])
+		dst = appendObject(dst, t, &objects[k], &tc)
 	}
 	dst = append(dst, ']')
 	if errs := t.LineErrors(); len(errs) > 0 {
@@ -212,10 +213,10 @@ func readingIndex(o *dsmr.Object) int {
 	return -1
 }
 
-func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object) []byte {
+func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, tc *timeCache) []byte {
 	info, known := dsmr.Lookup(o.OBIS)
 	dst = append(dst, `{"obis":"`...)
-	dst, _ = o.OBIS.AppendText(dst)
+	dst = appendOBIS(dst, o.OBIS)
 	dst = append(dst, `","name":`...)
 	if known && info.Name != "" {
 		dst = appendString(dst, info.Name)
@@ -223,31 +224,52 @@ func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object) []byte {
 		dst = append(dst, "null"...)
 	}
 	dst = append(dst, `,"values":[`...)
-	reading := -1
-	if !info.Text {
-		reading = readingIndex(o)
-	}
 	for k, v := range o.Values {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
-		// Only the object's value gets the unit the standard fixes
-		// when the meter sent none (Telegram.Unit); other numbers,
-		// such as the count that starts a buffer, keep what they have.
-		defaultUnit := ""
-		if k == reading {
-			defaultUnit = t.Unit(o)
-		}
 		// info.Text says whether the object is text, as dsmr's
 		// Lookup does; TestAppendJSONText holds the two together.
-		dst = appendValue(dst, v, info.Text, defaultUnit, t.Location)
+		dst = appendValue(dst, v, info.Text, t, o, k, tc)
 	}
 	return append(dst, "]}"...)
 }
 
-// appendValue writes one group: raw, then its interpretation. Text objects
-// are never read as numbers, even when their hex digits look like one.
-func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string, loc *time.Location) []byte {
+// appendOBIS writes c as A-B:C.D.E, like OBIS.AppendText, from a table.
+func appendOBIS(dst []byte, c dsmr.OBIS) []byte {
+	dst = append(dst, decimal[c.A]...)
+	dst = append(dst, '-')
+	dst = append(dst, decimal[c.B]...)
+	dst = append(dst, ':')
+	dst = append(dst, decimal[c.C]...)
+	dst = append(dst, '.')
+	dst = append(dst, decimal[c.D]...)
+	dst = append(dst, '.')
+	return append(dst, decimal[c.E]...)
+}
+
+// decimal holds the decimal text of every byte.
+var decimal = func() (t [256]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+// timeCache holds the telegram's time (0-0:1.0.0) as written in the
+// header, so that the object's value is not converted a second time.
+type timeCache struct {
+	raw  []byte // the value's text, nil when the telegram has no time
+	text []byte // its RFC 3339 form, where it was written in the output
+}
+
+// appendValue writes group k of object o: raw, then its interpretation.
+// Text objects are never read as numbers, even when their hex digits look
+// like one. Only the object's value (its last number, as dsmr's
+// Object.Decimal takes it) gets the unit the standard fixes when the meter
+// sent none (Telegram.Unit); other numbers, such as the count that starts a
+// buffer, keep what they have.
+func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsmr.Object, k int, tc *timeCache) []byte {
 	raw := v.Bytes()
 	dst = append(dst, `{"raw":`...)
 	dst = appendString(dst, raw)
@@ -258,7 +280,13 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string, loc 
 	case v.IsPlaceholder():
 		dst = append(dst, `,"time":null`...)
 	default:
-		if tm, ok := v.Time(loc); ok {
+		if tc.raw != nil && string(raw) == string(tc.raw) {
+			dst = append(dst, `,"time":"`...)
+			dst = append(dst, tc.text...)
+			dst = append(dst, '"')
+			break
+		}
+		if tm, ok := v.Time(t.Location); ok {
 			dst = append(dst, `,"time":"`...)
 			dst = tm.AppendFormat(dst, time.RFC3339)
 			dst = append(dst, '"')
@@ -267,8 +295,8 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, defaultUnit string, loc 
 		if d, unit, ok := v.Decimal(); ok {
 			dst = append(dst, `,"number":`...)
 			dst, _ = d.AppendText(dst)
-			if unit == "" {
-				unit = defaultUnit
+			if unit == "" && k == readingIndex(o) {
+				unit = t.Unit(o)
 			}
 			if unit != "" {
 				dst = append(dst, `,"unit":`...)
@@ -293,13 +321,26 @@ func appendText(dst []byte, v dsmr.Value) []byte {
 	return append(dst, '"')
 }
 
-func appendTimestamp(dst []byte, t *dsmr.Telegram) []byte {
-	if tm, ok := t.Time(); ok {
-		dst = append(dst, '"')
-		dst = tm.AppendFormat(dst, time.RFC3339)
-		return append(dst, '"')
+// codeTime is the telegram's time, 0-0:1.0.0.
+var codeTime = dsmr.MustParseOBIS("0-0:1.0.0")
+
+// appendTimestamp writes the telegram's time, and keeps it in tc for the
+// object it comes from.
+func appendTimestamp(dst []byte, t *dsmr.Telegram, tc *timeCache) []byte {
+	tm, ok := t.Time()
+	if !ok {
+		return append(dst, "null"...)
 	}
-	return append(dst, "null"...)
+	dst = append(dst, '"')
+	start := len(dst)
+	dst = tm.AppendFormat(dst, time.RFC3339)
+	// Later appends leave these bytes as they are, in this array or in
+	// a copy.
+	tc.text = dst[start:len(dst):len(dst)]
+	if o := t.Find(codeTime); o != nil && len(o.Values) > 0 {
+		tc.raw = o.Values[0].Bytes()
+	}
+	return append(dst, '"')
 }
 
 // appendEquipmentID writes the meter id like Telegram.MeterID, without

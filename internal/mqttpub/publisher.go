@@ -762,6 +762,85 @@ type builder struct {
 	cfg       *Config
 	announced map[string]string
 	last      map[string]lastValue
+
+	// Caches of what depends only on the meter and on a sensor's kind,
+	// not on its value, so that the steady state marshals no discovery
+	// config and joins no topic: valid for memoFor, emptied when it
+	// changes, and bounded (a meter has some 60 sensors).
+	memoFor memoIdentity
+	configs map[configKey]discoMemo
+	topics  map[topicKey]string
+}
+
+// memoIdentity is what the builder's caches depend on besides a sensor.
+type memoIdentity struct {
+	id             identity
+	header, prefix string
+	expire         int
+}
+
+// configKey is what a sensor's discovery config depends on (with the
+// memoIdentity): its id and name follow from the code, the group and the
+// M-Bus device type.
+type configKey struct {
+	obis     dsmr.OBIS
+	group    int
+	mbusType int
+	scale    uint8
+	unit     string
+}
+
+type discoMemo struct {
+	topic   string
+	payload []byte // shared by the messages of every telegram; never modified
+}
+
+type topicKey struct {
+	obis  dsmr.OBIS
+	group int
+}
+
+// maxMemo bounds each cache; past it, entries are built and not kept.
+const maxMemo = 1024
+
+// memo makes the caches valid for the telegram's identity.
+func (b *builder) memo(t *dsmr.Telegram, id *identity) {
+	m := memoIdentity{id: *id, header: t.Header(), prefix: b.cfg.DiscoveryPrefix, expire: b.cfg.expireSeconds()}
+	if b.configs == nil || m != b.memoFor {
+		b.memoFor = m
+		b.configs = map[configKey]discoMemo{}
+		b.topics = map[topicKey]string{}
+	}
+}
+
+// config returns the discovery topic and payload of s.
+func (b *builder) config(t *dsmr.Telegram, s *sensor, id *identity, dev *device) discoMemo {
+	k := configKey{obis: s.obis, group: s.group, mbusType: s.mbusType, scale: s.value.Scale, unit: s.unit}
+	if m, ok := b.configs[k]; ok {
+		return m
+	}
+	if dev.Name == "" {
+		*dev = meterDevice(t, id.meterID, id.node)
+	}
+	var m discoMemo
+	m.topic, m.payload = discovery(s, id, dev, b.cfg.DiscoveryPrefix, b.cfg.expireSeconds())
+	if len(b.configs) < maxMemo {
+		b.configs[k] = m
+	}
+	return m
+}
+
+// valueTopic returns the state topic of s.
+func (b *builder) valueTopic(s *sensor, id *identity) string {
+	k := topicKey{obis: s.obis, group: s.group}
+	if topic, ok := b.topics[k]; ok {
+		return topic
+	}
+	topic := id.root + "/" + s.suffix()
+	if len(b.topics) < maxMemo {
+		b.topics[k] = topic
+	}
+	return topic
 }
 
 type lastValue struct {
@@ -791,33 +870,39 @@ func (b *builder) forget() { clear(b.announced) }
 func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
 	sensors := sensorsOf(t)
 	msgs := make([]message, 0, 2*len(sensors)+1)
+	b.memo(t, id)
 	if !b.cfg.NoDiscovery {
-		dev := meterDevice(t, id.meterID, id.node)
+		var dev device // made when a config is not in the cache
 		for k := range sensors {
-			topic, payload := discovery(&sensors[k], id, &dev, b.cfg.DiscoveryPrefix, b.cfg.expireSeconds())
-			if b.announced[topic] != string(payload) {
-				msgs = append(msgs, message{topic: topic, payload: payload, retain: true, kind: kindDiscovery})
+			m := b.config(t, &sensors[k], id, &dev)
+			if b.announced[m.topic] != string(m.payload) {
+				msgs = append(msgs, message{topic: m.topic, payload: m.payload, retain: true, kind: kindDiscovery})
 			}
 		}
 	}
 	retain := !b.cfg.NoRetain
+	// The payloads of the values share one buffer.
+	values := make([]byte, 0, 12*len(sensors))
 	for k := range sensors {
 		s := &sensors[k]
-		topic := id.root + "/" + s.suffix()
-		payload := s.value.String()
+		topic := b.valueTopic(s, id)
+		start := len(values)
+		values, _ = s.value.AppendText(values)
+		payload := values[start:len(values):len(values)]
 		if b.cfg.OnlyOnChange {
-			if last, ok := b.last[topic]; ok && last.payload == payload &&
+			if last, ok := b.last[topic]; ok && last.payload == string(payload) &&
 				(b.cfg.Heartbeat <= 0 || r.Received.Sub(last.at) < b.cfg.Heartbeat) {
 				continue
 			}
 		}
-		msgs = append(msgs, message{topic: topic, payload: []byte(payload), retain: retain, kind: kindValue})
+		msgs = append(msgs, message{topic: topic, payload: payload, retain: retain, kind: kindValue})
 	}
 	var env *format.Envelope
 	if r.Encrypted {
 		env = &format.Envelope{SystemTitle: r.SystemTitle, FrameCounter: r.FrameCounter}
 	}
-	msgs = append(msgs, message{topic: id.root + "/telegram", payload: format.AppendJSON(nil, t, env), retain: retain, kind: kindTelegram})
+	js := format.AppendJSON(make([]byte, 0, 5*len(r.Telegram)), t, env)
+	msgs = append(msgs, message{topic: id.root + "/telegram", payload: js, retain: retain, kind: kindTelegram})
 	return msgs
 }
 
