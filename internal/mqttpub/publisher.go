@@ -76,8 +76,9 @@ type Stats struct {
 	Dropped   uint64 // telegrams dropped from a full queue
 	Connects  uint64 // successful connections
 	Connected bool   // connected now
-	// DiskFailing is true while the queue directory cannot be written
-	// (full, read-only): telegrams are then kept in memory.
+	// DiskFailing is true from a failed write to the queue directory
+	// (full, read-only) until the telegrams kept in memory meanwhile are
+	// all on disk.
 	DiskFailing bool
 }
 
@@ -86,7 +87,7 @@ func (s Stats) String() string {
 	line := fmt.Sprintf("%d telegrams delivered, %d waiting in the queue, %d dropped from a full queue, %d connections",
 		s.Published, s.Queued, s.Dropped, s.Connects)
 	if s.DiskFailing {
-		line += fmt.Sprintf("; the queue directory cannot be written, %d telegrams are kept in memory only", s.InMemory)
+		line += fmt.Sprintf("; the queue directory failed its last write, %d telegrams are kept in memory only", s.InMemory)
 	}
 	return line
 }

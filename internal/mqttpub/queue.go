@@ -109,6 +109,10 @@ const (
 	appendRecs = 256
 	// addWait bounds how long add waits for its record to reach the disk.
 	addWait = time.Second
+	// warnEvery is how often, at most, a failing disk is logged as a
+	// warning: a disk that other files keep filling makes room (when
+	// delivered segments are removed) and fills up again.
+	warnEvery = time.Hour
 )
 
 // queue holds the records waiting for the broker, oldest first, up to
@@ -150,6 +154,9 @@ type queue struct {
 	failedAt   time.Time
 	retry      time.Duration
 	ackFailing bool
+	warnedAt   time.Time // when a failure was last logged as a warning
+	warned     bool      // the current failure was
+	ackWarned  time.Time // when a failed ack was last logged as a warning
 
 	wake       chan struct{}
 	stop, done chan struct{}
@@ -274,7 +281,14 @@ func (q *queue) flush(force bool) {
 		if q.disk == nil && (q.dirPath == "" || !q.attach()) {
 			return
 		}
-		if err := q.disk.append(batch); err != nil {
+		err := q.disk.append(batch)
+		partial := false
+		for err != nil && len(batch) > 1 {
+			// A smaller write may fit in the space left.
+			batch, partial = batch[:len(batch)/2], true
+			err = q.disk.append(batch)
+		}
+		if err != nil {
 			q.fail(err)
 			return
 		}
@@ -283,17 +297,29 @@ func (q *queue) flush(force bool) {
 			q.mem.popFront()
 		}
 		inMem := q.mem.len()
-		q.failing = false
+		// The failure is over once memory is all on disk: a disk with
+		// room for part of it only would otherwise be logged as
+		// failing and recovering at every telegram.
+		recovered := failing && inMem == 0
+		if recovered || !failing {
+			q.failing = false
+		}
 		q.advance(batch[len(batch)-1].seq + 1)
 		q.mu.Unlock()
+		if partial {
+			q.failedAt = time.Now() // the rest waits for the next try
+		}
 		drops := 0
 		for q.disk.n > 0 && q.disk.n+inMem > q.max {
 			q.disk.dropOldest()
 			drops++
 		}
 		q.setOnDisk()
-		if failing {
+		if recovered && q.warned {
+			q.warned = false
 			q.log.Info(fmt.Sprintf("the queue directory %s takes telegrams again: those kept in memory meanwhile are on disk now", q.dirPath))
+		} else if recovered {
+			q.log.Debug(fmt.Sprintf("the queue directory %s takes telegrams again", q.dirPath))
 		}
 		if drops > 0 {
 			q.commitLocked()
@@ -305,7 +331,7 @@ func (q *queue) flush(force bool) {
 }
 
 // fail notes a failed write to the disk, and logs the first of a run of
-// them.
+// them: as a warning if none was logged in the last warnEvery.
 func (q *queue) fail(err error) {
 	q.failedAt = time.Now()
 	q.mu.Lock()
@@ -313,11 +339,12 @@ func (q *queue) fail(err error) {
 	q.failing = true
 	q.advance(0)
 	q.mu.Unlock()
-	if first {
+	if first && (q.warnedAt.IsZero() || time.Since(q.warnedAt) >= warnEvery) {
+		q.warnedAt, q.warned = time.Now(), true
 		q.log.Warn(fmt.Sprintf("cannot write to the queue directory %s: %v; telegrams are kept in memory (up to %d) and delivered from there until the disk works again, but a restart meanwhile loses them",
 			q.dirPath, err, q.memMax))
 	} else {
-		q.log.Debug(fmt.Sprintf("the queue directory %s still fails: %v", q.dirPath, err))
+		q.log.Debug(fmt.Sprintf("the queue directory %s fails: %v", q.dirPath, err))
 	}
 }
 
@@ -427,7 +454,12 @@ func (q *queue) commitLocked() {
 	switch {
 	case err != nil && !q.ackFailing:
 		q.ackFailing = true
-		q.log.Warn(fmt.Sprintf("cannot record deliveries in the queue directory: %v; they are recorded once the disk works again (a restart meanwhile delivers them again)", err))
+		if q.ackWarned.IsZero() || time.Since(q.ackWarned) >= warnEvery {
+			q.ackWarned = time.Now()
+			q.log.Warn(fmt.Sprintf("cannot record deliveries in the queue directory: %v; they are recorded once the disk works again (a restart meanwhile delivers them again)", err))
+		} else {
+			q.log.Debug(fmt.Sprintf("cannot record deliveries in the queue directory: %v", err))
+		}
 	case err == nil && q.ackFailing:
 		q.ackFailing = false
 	}
