@@ -243,6 +243,10 @@ func (s *Stream) Next(ctx context.Context) (*smarty.Message, error) {
 	select {
 	case r := <-s.results:
 		s.pending = false
+		if s.isClosed() {
+			// What a read that Close cut short made of its bytes.
+			return nil, s.closedError()
+		}
 		return r.m, r.err
 	case <-s.done:
 		return nil, s.end()

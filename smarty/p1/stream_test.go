@@ -647,3 +647,23 @@ func TestLinkStateString(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamCloseAfterPartialFrame: Close, while a Next waits on a read
+// that holds part of a frame, makes that Next say closed, never report the
+// frame Close cut short.
+func TestStreamCloseAfterPartialFrame(t *testing.T) {
+	for range 50 {
+		inBubble(t, func(t *testing.T, ctx context.Context) {
+			f := newFramer(t)
+			op := &scriptedOpener{steps: []any{newFakeConn(nil, f.frame(1)[:300])}}
+			st := newTestStream(t, op, Config{})
+			go func() {
+				time.Sleep(time.Second)
+				st.Close()
+			}()
+			if _, err := st.Next(ctx); !errors.Is(err, fs.ErrClosed) {
+				t.Fatalf("Next when Close came = %v, want fs.ErrClosed", err)
+			}
+		})
+	}
+}
