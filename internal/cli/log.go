@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"runtime"
@@ -59,8 +60,23 @@ func glogEmit(level slog.Level, depth int, msg string) {
 const LevelTrace = slog.LevelDebug - 4
 
 // Enabled lets Debug records through to Handle, which checks -v and
-// -vmodule against the file that logged them: Enabled cannot know it.
-func (h *glogHandler) Enabled(context.Context, slog.Level) bool { return true }
+// -vmodule against the file that logged them, when they may be shown:
+// -v is 1 or more, or -vmodule is set. Otherwise it says no, so that a
+// caller that checks (a flood of bad frames, each logged at Debug) does
+// not put every record into words for nothing.
+func (h *glogHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || debugShown()
+}
+
+// debugShown reports whether a Debug record may be shown: -v 1 or more,
+// or any -vmodule.
+func debugShown() bool {
+	if glog.V(1) {
+		return true
+	}
+	f := flag.Lookup("vmodule")
+	return f != nil && f.Value.String() != ""
+}
 
 func (h *glogHandler) Handle(_ context.Context, r slog.Record) error {
 	depth := callerDepth(r.PC)
@@ -186,7 +202,9 @@ type consoleHandler struct {
 	glog slog.Handler
 }
 
-func (h *consoleHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *consoleHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn || h.glog.Enabled(ctx, l)
+}
 
 func (h *consoleHandler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level < slog.LevelWarn {

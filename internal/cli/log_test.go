@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"context"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -30,7 +33,45 @@ func logHere(l *slog.Logger) string {
 	return fmt.Sprintf("%s:%d", filepath.Base(file), line+1)
 }
 
+// setV sets glog's -v for the test.
+func setV(t *testing.T, v string) {
+	f := flag.Lookup("v")
+	old := f.Value.String()
+	if err := f.Value.Set(v); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Value.Set(old) })
+}
+
+// TestLoggerDebugEnabled: Debug records are enabled only when they may be
+// shown, so that a caller that asks puts none into words for nothing.
+func TestLoggerDebugEnabled(t *testing.T) {
+	l := Logger("")
+	ctx := context.Background()
+	setV(t, "0")
+	if l.Enabled(ctx, slog.LevelDebug) || !l.Enabled(ctx, slog.LevelInfo) {
+		t.Errorf("-v 0: Debug enabled %v, Info %v; want false, true", l.Enabled(ctx, slog.LevelDebug), l.Enabled(ctx, slog.LevelInfo))
+	}
+	if c := ConsoleLogger("Cmd", io.Discard); c.Enabled(ctx, slog.LevelDebug) || !c.Enabled(ctx, slog.LevelWarn) {
+		t.Error("-v 0: the console logger enables Debug, or not Warn")
+	}
+	setV(t, "1")
+	if !l.Enabled(ctx, slog.LevelDebug) {
+		t.Error("-v 1: Debug not enabled")
+	}
+	setV(t, "0")
+	vm := flag.Lookup("vmodule")
+	if err := vm.Value.Set("stream=1"); err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Value.Set("")
+	if !l.Enabled(ctx, slog.LevelDebug) {
+		t.Error("-vmodule set: Debug not enabled (Handle decides by file)")
+	}
+}
+
 func TestLogger(t *testing.T) {
+	setV(t, "1")
 	var lines []logLine
 	l := recordingLogger(&lines)
 	_, file, line, _ := runtime.Caller(0)
