@@ -138,12 +138,12 @@ func (w *Writer) count(q quarter.Quarter) {
 	y, m, d := q.Start.Date()
 	day := fmt.Sprintf("%04d-%02d-%02d", y, m, d)
 	if n := len(w.days); n == 0 || w.days[n-1].Period != day {
-		w.days = append(w.days, Total{Period: day, Expected: quartersIn(y, m, d)})
+		w.days = append(w.days, Total{Period: day, Expected: quartersIn(q.Start)})
 	}
 	w.days[len(w.days)-1].add(q, w.refPower)
 	month := day[:7]
 	if n := len(w.months); n == 0 || w.months[n-1].Period != month {
-		w.months = append(w.months, Total{Period: month, Expected: quartersInMonth(y, m)})
+		w.months = append(w.months, Total{Period: month, Expected: quartersInMonth(q.Start)})
 	}
 	w.months[len(w.months)-1].add(q, w.refPower)
 }
@@ -154,27 +154,19 @@ func (w *Writer) Days() []Total { return w.days }
 // Months returns the totals per local month.
 func (w *Writer) Months() []Total { return w.months }
 
-// quartersIn returns the number of quarters of a local day in Luxembourg:
-// 92 on the last Sunday of March, 100 on the last Sunday of October, 96
-// otherwise.
-func quartersIn(y int, m time.Month, d int) int {
-	t := time.Date(y, m, d, 12, 0, 0, 0, time.UTC)
-	lastSunday := t.Weekday() == time.Sunday && t.AddDate(0, 0, 7).Month() != m
-	switch {
-	case lastSunday && m == time.March:
-		return 92
-	case lastSunday && m == time.October:
-		return 100
-	}
-	return 96
+// quartersIn returns the number of quarters of the local day of t, in
+// t's time zone: 96, or 92 and 100 on the days the clocks change.
+func quartersIn(t time.Time) int {
+	y, m, d := t.Date()
+	from := time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+	return int(from.AddDate(0, 0, 1).Sub(from) / quarter.Length)
 }
 
-func quartersInMonth(y int, m time.Month) int {
-	n := 0
-	for d := 1; time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Month() == m; d++ {
-		n += quartersIn(y, m, d)
-	}
-	return n
+// quartersInMonth is quartersIn for the month of t.
+func quartersInMonth(t time.Time) int {
+	y, m, _ := t.Date()
+	from := time.Date(y, m, 1, 0, 0, 0, 0, t.Location())
+	return int(from.AddDate(0, 1, 0).Sub(from) / quarter.Length)
 }
 
 // WriteSummary writes the totals per day, then per month, as an aligned

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/quarter"
 )
 
@@ -159,6 +160,10 @@ func TestRows(t *testing.T) {
 }
 
 func TestQuartersIn(t *testing.T) {
+	lux, err := dsmr.LoadLocation(dsmr.DefaultZone)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		y       int
 		m       time.Month
@@ -168,11 +173,14 @@ func TestQuartersIn(t *testing.T) {
 		{2026, 3, 29, 92}, {2026, 10, 25, 100}, {2024, 3, 31, 92}, {2025, 6, 2, 96},
 	}
 	for _, tc := range tests {
-		if got := quartersIn(tc.y, tc.m, tc.d); got != tc.want {
+		if got := quartersIn(time.Date(tc.y, tc.m, tc.d, 12, 0, 0, 0, lux)); got != tc.want {
 			t.Errorf("%d-%02d-%02d: %d, want %d", tc.y, tc.m, tc.d, got, tc.want)
 		}
 	}
-	if got := quartersInMonth(2025, 3); got != 31*96-4 {
+	if got := quartersInMonth(time.Date(2025, 3, 5, 0, 0, 0, 0, lux)); got != 31*96-4 {
 		t.Errorf("March 2025: %d", got)
+	}
+	if got := quartersInMonth(time.Date(2025, 10, 31, 23, 0, 0, 0, lux)); got != 31*96+4 {
+		t.Errorf("October 2025: %d", got)
 	}
 }

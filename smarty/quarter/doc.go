@@ -18,7 +18,9 @@
 // Quarters start at :00, :15, :30 and :45 of the meter's clock.
 // Luxembourg's offset from UTC is a whole hour, so these are the UTC
 // quarter boundaries too, and a local day has 96 quarters, 92 on the last
-// Sunday of March and 100 on the last Sunday of October. A register's
+// Sunday of March and 100 on the last Sunday of October. The quarters are
+// given in Luxembourg's time, or the zone of the telegrams
+// (dsmr.Telegram.Location) or [Ledger.Location]. A register's
 // value at a boundary is a reading taken on the boundary, or else the
 // linear interpolation between the last reading before it and the first
 // after it. A quarter's import is the difference of the import register's

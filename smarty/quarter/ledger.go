@@ -65,10 +65,9 @@ type Sample struct {
 // Quarter is one quarter-hour of the meter's registers.
 type Quarter struct {
 	// Start and End are the quarter's boundaries, End = Start + Length,
-	// each in Luxembourg's local time (a fixed zone named CET or CEST), so
-	// that formatting them gives the local offset. Across the change to
-	// winter time a quarter may start at 02:45+02:00 and end at
-	// 02:00+01:00.
+	// in the Ledger's time zone (Luxembourg's by default), so that
+	// formatting them gives the local offset. Across the change to winter
+	// time a quarter may start at 02:45+02:00 and end at 02:00+01:00.
 	Start, End time.Time
 	// Import and Export are the energies in kWh that the registers
 	// 1-0:1.8.0 and 1-0:2.8.0 counted in the quarter, rounded to 1e-6
@@ -129,6 +128,13 @@ type Ledger struct {
 	// Status; 0 means none. There is no default: it changes every year
 	// (0.1139 EUR/kWh in 2025).
 	Price float64
+	// Location is the time zone the quarters' Start and End, and the days
+	// and months of the excess, are given in. nil means that of the
+	// telegrams (dsmr.Telegram.Location) with AddTelegram, and
+	// Luxembourg's (dsmr.DefaultZone) otherwise. Quarters start at :00,
+	// :15, :30 and :45 in any zone whose offset is a multiple of 15
+	// minutes, which all are today.
+	Location *time.Location
 
 	started    bool
 	last       reading // the last accepted reading
@@ -146,7 +152,7 @@ type Ledger struct {
 	meterID  string
 	hasMeter bool
 
-	zone                   zone
+	telegramZone           *time.Location // of the last telegram, for zone
 	status                 Status
 	hasStatus              bool
 	dayKey, monthKey       day
@@ -174,6 +180,7 @@ func (l *Ledger) AddTelegram(t *dsmr.Telegram, received time.Time) []Quarter {
 		return nil
 	}
 	exp, _ := t.EnergyExport()
+	l.telegramZone = t.Location
 	s := Sample{Time: tm, Received: received, Import: imp, Export: exp}
 	pi, okI := t.PowerImport()
 	pe, okE := t.PowerExport()
@@ -331,7 +338,7 @@ func (l *Ledger) breakTo(cur reading) {
 // that ends there.
 func (l *Ledger) settle(b boundary) {
 	if l.hasStart {
-		q := Quarter{Start: l.zone.local(l.start.at), End: l.zone.local(b.at), Quality: max(l.start.quality, b.quality)}
+		q := Quarter{Start: l.local(l.start.at), End: l.local(b.at), Quality: max(l.start.quality, b.quality)}
 		if q.Quality == Broken || l.start.seg != b.seg {
 			q.Quality = Broken
 		} else {

@@ -81,7 +81,7 @@ func (l *Ledger) live() {
 	cur := l.last
 	start := cur.t.Truncate(Length)
 	end := start.Add(Length)
-	st := Status{Time: l.zone.local(cur.t), Received: cur.recv, Start: l.zone.local(start), End: l.zone.local(end),
+	st := Status{Time: l.local(cur.t), Received: cur.recv, Start: l.local(start), End: l.local(end),
 		RefPower: l.RefPower, Price: l.Price}
 	elapsed := cur.t.Sub(start).Hours()
 	left := end.Sub(cur.t).Hours() // > 0: cur.t < end

@@ -1,44 +1,28 @@
 package quarter
 
-import "time"
+import (
+	"time"
 
-var (
-	cet  = time.FixedZone("CET", 1*60*60)
-	cest = time.FixedZone("CEST", 2*60*60)
+	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
 
-// local returns t in Luxembourg's local time, in a fixed zone named CET
-// or CEST: summer time runs from 01:00 UTC on the last Sunday of March to
-// 01:00 UTC on the last Sunday of October. No time zone database is
-// needed.
-func local(t time.Time) time.Time {
-	var z zone
-	return z.local(t)
-}
+// luxembourg is dsmr.DefaultZone, built in: no time zone database needed.
+var luxembourg, _ = dsmr.LoadLocation(dsmr.DefaultZone)
 
-// zone is local with the summer time of the last year it was asked about.
-type zone struct {
-	year       int
-	start, end time.Time // of summer time
-}
-
-func (z *zone) local(t time.Time) time.Time {
-	u := t.UTC()
-	if y := u.Year(); y != z.year || z.start.IsZero() {
-		z.year = y
-		z.start = lastSunday(y, time.March).Add(time.Hour)
-		z.end = lastSunday(y, time.October).Add(time.Hour)
+// zone returns the time zone of the quarters: Ledger.Location, else that
+// of the telegrams, else Luxembourg's.
+func (l *Ledger) zone() *time.Location {
+	switch {
+	case l.Location != nil:
+		return l.Location
+	case l.telegramZone != nil:
+		return l.telegramZone
 	}
-	if !u.Before(z.start) && u.Before(z.end) {
-		return u.In(cest)
-	}
-	return u.In(cet)
+	return luxembourg
 }
 
-func lastSunday(year int, month time.Month) time.Time {
-	d := time.Date(year, month+1, 0, 0, 0, 0, 0, time.UTC) // last day of month
-	return d.AddDate(0, 0, -int(d.Weekday()))
-}
+// local returns t in the quarters' time zone.
+func (l *Ledger) local(t time.Time) time.Time { return t.In(l.zone()) }
 
 // day identifies a local calendar day, or a month when d is 0.
 type day struct {
