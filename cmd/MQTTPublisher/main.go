@@ -16,6 +16,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
@@ -43,6 +44,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cfg, err := mf.Config(cli.Logger("mqtt"))
 	if err != nil {
 		return cli.Usagef("%w", err)
+	}
+	if mf.RemoveDiscovery() {
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		ro := mqttpub.NewRemoveOutput(cfg, stop)
+		err := flags.RunLive(ctx, c, cli.Logger(""), ro)
+		if errors.Is(err, mqttpub.ErrAuth) || errors.Is(err, mqttpub.ErrTLS) {
+			return cli.WithExitStatus(err, cli.ExitBroker)
+		}
+		if err == nil && ro.MeterID != "" {
+			fmt.Fprintf(stdout, "removed %d Home Assistant discovery configs of meter %s\n", len(ro.Removed), ro.MeterID)
+		}
+		return err
 	}
 	pub, err := mqttpub.New(cfg)
 	if err != nil {

@@ -732,3 +732,37 @@ func canceled() context.Context {
 	cancel()
 	return ctx
 }
+
+// TestHARemove publishes a meter's discovery configs, then removes them
+// with -haRemove: Home Assistant would forget the meter's sensors.
+func TestHARemove(t *testing.T) {
+	device := startSimulator(t, 11)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	if r := runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-count", "1")(); r.status != 0 {
+		t.Fatalf("publishing: status %d, %s", r.status, r.exit)
+	}
+	configs := func() []string {
+		var out []string
+		for _, m := range mosquittotest.Subscribe(t, b.URL(), fmt.Sprint("late", time.Now().UnixNano()), "homeassistant/#", false).Barrier(t) {
+			if m.Retained && m.Payload != "" {
+				out = append(out, m.Topic)
+			}
+		}
+		return out
+	}
+	before := configs()
+	if len(before) < 10 {
+		t.Fatalf("%d discovery configs retained after publishing", len(before))
+	}
+	var stdout bytes.Buffer
+	err := run(context.Background(), []string{"-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-haRemove"}, nil, &stdout, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout.String(); !regexp.MustCompile(fmt.Sprintf(`^removed %d Home Assistant discovery configs of meter SAG[0-9A-Z]+\n$`, len(before))).MatchString(got) {
+		t.Errorf("stdout %q; want it to say %d configs were removed", got, len(before))
+	}
+	if after := configs(); len(after) != 0 {
+		t.Errorf("still retained after -haRemove: %v", after)
+	}
+}

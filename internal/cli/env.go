@@ -36,8 +36,9 @@ func EnvName(name string) string {
 
 // actions are the flags never read from the environment: they are things
 // to do rather than settings (a service whose environment said
-// SMARTY_LIST=1 would never read the meter).
-var actions = map[string]bool{"h": true, "help": true, "version": true, "list": true}
+// SMARTY_LIST=1 would never read the meter, and one with
+// SMARTY_HA_REMOVE=1 would remove its own sensors at every start).
+var actions = map[string]bool{"h": true, "help": true, "version": true, "list": true, "haRemove": true}
 
 // readByOwner are the flags whose variable the code that uses them reads:
 // $SMARTY_KEY is read by KeyFlags.Load, after -key and -keyFile, so that a

@@ -22,7 +22,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
 			printFlag(w, f)
 		}
 	})
-	fmt.Fprintf(w, "\nEnvironment: every flag but -h, -list and -version can also be set in the\n"+
+	fmt.Fprintf(w, "\nEnvironment: every flag but -h, -list, -version and -haRemove can be set in the\n"+
 		"environment, as shown after it: %s and the flag's name in capitals, with _\n"+
 		"where a new word starts (-mqttBroker: %s). The command line wins.\n"+
 		"Yes/no flags take their value after '=' (-flag=false); durations need a unit (30s).\n",

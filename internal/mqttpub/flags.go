@@ -29,7 +29,13 @@ type Flags struct {
 	queueDir                               string
 	queueSize                              int
 	grace                                  time.Duration
+	haRemove                               bool
 }
+
+// RemoveDiscovery reports whether -haRemove was given: remove the
+// meter's Home Assistant discovery configs (see RemoveOutput) instead of
+// publishing.
+func (m *Flags) RemoveDiscovery() bool { return m.haRemove }
 
 // AddFlags adds the MQTT flags to fs; defaultBroker is -mqttBroker's
 // default ("" for a command where MQTT is off unless asked for).
@@ -47,6 +53,7 @@ func AddFlags(fs *flag.FlagSet, defaultBroker string) *Flags {
 	fs.BoolVar(&m.retain, "mqttRetain", true, "retain the reading and telegram topics (-mqttRetain=false to turn off;\nstatus and discovery are always retained)")
 	fs.BoolVar(&m.discovery, "haDiscovery", true, "publish Home Assistant MQTT discovery configs (-haDiscovery=false to turn off)")
 	fs.StringVar(&m.haPrefix, "haPrefix", DefaultDiscoveryPrefix, "Home Assistant discovery `prefix`")
+	fs.BoolVar(&m.haRemove, "haRemove", false, "remove every Home Assistant discovery config of this meter (known from its first\ntelegram) from the broker, then exit: Home Assistant forgets its sensors")
 	fs.BoolVar(&m.onlyOnChange, "onlyOnChange", false, "publish a reading only when it changed, or when -heartbeat has passed since")
 	fs.DurationVar(&m.heartbeat, "heartbeat", 5*time.Minute, "with -onlyOnChange, republish an unchanged reading after this `long` (0: never)")
 	fs.StringVar(&m.queueDir, "queueDir", "", "keep telegrams not yet delivered in this `directory`, so that a restart or a crash\nloses none (default: in memory only)")

@@ -14,6 +14,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
 
@@ -127,6 +128,65 @@ func RemoveDiscovery(ctx context.Context, cfg Config, r Reading) ([]string, erro
 		}
 	}
 	return list, nil
+}
+
+// RemoveOutput is the live.Output of -haRemove: at the meter's first
+// telegram it removes the meter's discovery configs (RemoveDiscovery),
+// then calls stop (which should end the reading); a failure ends Run, and
+// so the loop, with its error. Removed holds the topics cleared once Run
+// has returned.
+type RemoveOutput struct {
+	cfg     Config
+	stop    func()
+	first   chan firstReading
+	Removed []string
+	// MeterID is the meter's id, from its first telegram.
+	MeterID string
+}
+
+// NewRemoveOutput returns the RemoveOutput for cfg; stop is called once
+// the configs are removed.
+func NewRemoveOutput(cfg Config, stop func()) *RemoveOutput {
+	return &RemoveOutput{cfg: cfg, stop: stop, first: make(chan firstReading, 1)}
+}
+
+type firstReading struct {
+	r       Reading
+	meterID string
+}
+
+// Reading hands the first telegram to Run; later ones are dropped.
+func (o *RemoveOutput) Reading(r *live.Reading) {
+	m := &r.Message
+	rd := Reading{Telegram: append([]byte(nil), m.Telegram.Bytes()...), Encrypted: m.Encrypted, Received: r.Received}
+	if m.Encrypted {
+		rd.SystemTitle, rd.FrameCounter = m.Header.SystemTitle, m.Header.FrameCounter
+	}
+	select {
+	case o.first <- firstReading{rd, r.MeterID}:
+	default:
+	}
+}
+
+// Link does nothing: the removal needs one telegram, whatever the link.
+func (o *RemoveOutput) Link(live.LinkState) {}
+
+// Run waits for the first telegram, removes the configs and returns.
+func (o *RemoveOutput) Run(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case f := <-o.first:
+		o.MeterID = f.meterID
+		removed, err := RemoveDiscovery(ctx, o.cfg, f.r)
+		o.Removed = removed
+		if err != nil {
+			return err
+		}
+		o.stop()
+		<-ctx.Done()
+		return nil
+	}
 }
 
 // wait waits for tok, at most d or until ctx is done.
