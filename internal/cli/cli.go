@@ -143,6 +143,9 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return explainParseError(err, gs)
 	}
+	if err := checkSplitKey(fs, gs); err != nil {
+		return err
+	}
 	if v, ok := fs.Lookup("version").Value.(*versionFlag); ok && v.set {
 		printVersion(v.w, fs.Name())
 		return errVersion

@@ -180,6 +180,9 @@ func TestParseHints(t *testing.T) {
 		{[]string{"-mqttRetain=maybe"}, "prog: -mqttRetain maybe: want true or false"},
 		{[]string{"-count", "5s"}, `prog: invalid value "5s" for flag -count: parse error (see -h)`},
 		{[]string{"-timeout", "5s", "-count", "1"}, ""},
+		{[]string{"-key", "AE", "BD", "21", "B7", "-device", "x"}, "prog: -key takes one word, and the key came as 4: quote it when it has spaces (-key 'AE BD 21 ...' with all your digits), or write it without them"},
+		{[]string{"-key", "AEBD21B769A6D13C0DF064E383682EFF", "file.bin"}, ""}, // an argument that is not a group of digits
+		{[]string{"-key", "AE BD 21 B7 69 A6 D1 3C 0D F0 64 E3 83 68 2E FF"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

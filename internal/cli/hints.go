@@ -107,3 +107,44 @@ func isDuration(f *flag.Flag) bool {
 	_, ok = g.Get().(time.Duration)
 	return ok
 }
+
+// checkSplitKey returns a *UsageError when -key was given a key written
+// with spaces and not quoted (-key AE BD 21 ...): the flag took the first
+// group and the others are left as arguments. The message never repeats
+// the digits: they are the key.
+func checkSplitKey(fs *flag.FlagSet, gs []given) error {
+	key, ok := "", false
+	for _, g := range gs {
+		if g.f.Name == "key" {
+			key, ok = g.value, true
+		}
+	}
+	if !ok || !isHexGroup(key) {
+		return nil
+	}
+	n := 0
+	for _, a := range fs.Args() {
+		if !isHexGroup(a) {
+			break
+		}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	return Usagef("-key takes one word, and the key came as %d: quote it when it has spaces (-key 'AE BD 21 ...' with all your digits), or write it without them", n+1)
+}
+
+// isHexGroup reports whether s is a short group of hex digits, such as one
+// of the groups a key is often written in.
+func isHexGroup(s string) bool {
+	if s == "" || len(s) > 8 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
