@@ -3,11 +3,14 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/golang/glog"
 )
@@ -82,7 +85,7 @@ func (h *glogHandler) Handle(_ context.Context, r slog.Record) error {
 	depth := callerDepth(r.PC)
 	var b strings.Builder
 	b.WriteString(h.name)
-	b.WriteString(r.Message)
+	writeMessage(&b, r.Message)
 	b.WriteString(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
 		appendAttr(&b, h.prefix, a)
@@ -231,4 +234,34 @@ func (h *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *consoleHandler) WithGroup(name string) slog.Handler {
 	return &consoleHandler{name: h.name, w: h.w, glog: h.glog.WithGroup(name)}
+}
+
+// writeMessage writes a log message with every rune that could start a
+// new log line or hide text escaped: control characters, line and
+// paragraph separators, bidirectional overrides (whatever strconv.IsPrint
+// refuses, but the space) and bytes that are not UTF-8. A message is a
+// sentence of ours, but it may carry text from the meter (a meter id
+// whose hex decodes to a newline) or the network: that text must not
+// forge lines.
+func writeMessage(b *strings.Builder, msg string) {
+	for i := 0; i < len(msg); {
+		r, size := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(b, `\x%02x`, msg[i])
+		case r == ' ' || strconv.IsPrint(r):
+			b.WriteString(msg[i : i+size])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x80:
+			fmt.Fprintf(b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(b, `\u%04x`, r)
+		}
+		i += size
+	}
 }

@@ -98,3 +98,27 @@ func TestLogger(t *testing.T) {
 		}
 	}
 }
+
+// TestLoggerEscapes: text in a message that could forge a log line (a
+// meter id whose hex decodes to a newline and a glog prefix, a
+// bidirectional override, a byte that is not UTF-8) is escaped; the line
+// stays one line.
+func TestLoggerEscapes(t *testing.T) {
+	var lines []logLine
+	l := recordingLogger(&lines)
+	for _, tc := range []struct{ in, want string }{
+		{"meter id changed to SAG1\nW1202 12:00:00.000000 1 main.go:1] forged", `meter id changed to SAG1\nW1202 12:00:00.000000 1 main.go:1] forged`},
+		{"a\r\tb", `a\r\tb`},
+		{"bell\x07 del\x7f", `bell\x07 del\x7f`},
+		{"rlo \u202egnp.exe", `rlo \u202egnp.exe`},
+		{"line\u2028sep", `line\u2028sep`},
+		{"bad \xff byte", `bad \xff byte`},
+		{"kWh, m³, 230 V, ünïcödé", "kWh, m³, 230 V, ünïcödé"},
+	} {
+		lines = lines[:0]
+		l.Info(tc.in)
+		if len(lines) != 1 || lines[0].msg != tc.want {
+			t.Errorf("Info(%q) logged %+v, want %q", tc.in, lines, tc.want)
+		}
+	}
+}

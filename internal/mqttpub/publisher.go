@@ -59,9 +59,13 @@ type Publisher struct {
 	quarter         quarterPub   // the quarter-hour topics (quarter.go)
 
 	// Owned by the Run goroutine.
-	b      builder
-	tel    dsmr.Telegram
-	lostAt time.Time // when the connection was lost; zero once reported
+	streak      identity // a new meter id not acted on yet (settle)
+	streakN     int      // telegrams in a row with it
+	streakSeq   uint64   // the queue sequence number after the last one counted
+	strayLogged bool
+	b           builder
+	tel         dsmr.Telegram
+	lostAt      time.Time // when the connection was lost; zero once reported
 }
 
 // Stats counts what a Publisher has done.
@@ -299,6 +303,45 @@ func (p *Publisher) nextBatch(max int) []item {
 	}
 }
 
+// meterPersist is how many telegrams in a row must carry a new meter id
+// before the Publisher acts on it (publishes as that meter, reconnecting
+// when the client id or topics change). Fewer are published as the meter
+// before them, so that a stray or forged telegram, or two ids that
+// alternate, never make it reconnect once per telegram.
+const meterPersist = 3
+
+// settle applies meterPersist to a batch (telegrams of one meter id, in
+// order) about to be published on a connection as cur: a new meter id
+// that has not persisted yet is replaced by cur.
+func (p *Publisher) settle(batch []item, cur identity) {
+	id := batch[0].ident
+	if id.meterID == cur.meterID {
+		p.streakN = 0
+		return
+	}
+	if p.streakN == 0 || id.meterID != p.streak.meterID {
+		p.streak, p.streakN = id, 0
+	}
+	for _, it := range batch {
+		if it.seq >= p.streakSeq { // a batch published again after a lost connection counts once
+			p.streakN++
+			p.streakSeq = it.seq + 1
+		}
+	}
+	if p.streakN >= meterPersist {
+		p.streakN = 0
+		return
+	}
+	if !p.strayLogged {
+		p.strayLogged = true
+		p.log.Warn(fmt.Sprintf("a telegram with the meter id %q came among those of %q: published as %q until a new id comes in %d telegrams in a row (logged once)",
+			id.meterID, cur.meterID, cur.meterID, meterPersist))
+	}
+	for k := range batch {
+		batch[k].ident = cur
+	}
+}
+
 // conn is one connection to the broker: a paho client made for it alone,
 // with a clean session, so that a lost connection fails every pending
 // token and the queue, not paho, decides what is sent again.
@@ -386,6 +429,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 			return p.stop(hard, cn)
 		}
 		batch := p.nextBatch(maxBatch)
+		if len(batch) > 0 && cn != nil && !cn.start {
+			p.settle(batch, cn.ident)
+		}
 		if len(batch) > 0 {
 			want = &batch[0].ident
 		}
@@ -397,7 +443,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			cn = nil
 		}
 		if cn != nil && want != nil && !cn.ident.sameConnection(*want) {
-			p.log.Info(fmt.Sprintf("meter id changed to %s: publishing as %s", want.meterID, want.clientID))
+			p.log.Info(fmt.Sprintf("meter id changed to %q: publishing as %s", want.meterID, want.clientID))
 			p.hangUp(cn)
 			cn = nil
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
@@ -186,8 +188,10 @@ func TestMeterChangeLog(t *testing.T) {
 	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, Log: log.logger()})
 	p.Add(reading(1))
 	waitStats(t, p, "the first telegram delivered", func(s Stats) bool { return s.Published == 1 })
-	p.Add(otherMeter(2))
-	waitStats(t, p, "the second telegram delivered", func(s Stats) bool { return s.Published == 2 })
+	for n := 2; n < 2+meterPersist; n++ {
+		p.Add(otherMeter(n))
+	}
+	waitStats(t, p, "the other meter's telegrams delivered", func(s Stats) bool { return s.Published == 1+meterPersist })
 	log.waitFor(t, "meter id changed")
 	connects := 0
 	for _, l := range log.all() {
@@ -198,7 +202,46 @@ func TestMeterChangeLog(t *testing.T) {
 			connects++
 		}
 	}
-	if connects != 2 {
-		t.Errorf("%d connections logged, want 2: %q", connects, log.all())
+	if connects != 2 || p.Stats().Connects != 2 {
+		t.Errorf("%d connections logged, %d made, want 2: %q", connects, p.Stats().Connects, log.all())
+	}
+}
+
+// TestMeterIDAlternating: two meter ids that alternate (a forged or stray
+// telegram between the meter's) never make the publisher reconnect: each
+// telegram is published, as the meter of the connection, and that is
+// said once. (It used to reconnect once per telegram.)
+func TestMeterIDAlternating(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	sub := subscribe(t, b.URL(), "alternating", "smarty/telegram", false)
+	log := newLog(t)
+	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, Log: log.logger()})
+	const n = 20
+	for i := 1; i <= n; i++ {
+		r := reading(i)
+		if i%2 == 0 {
+			r = otherMeter(i)
+		}
+		p.Add(r)
+	}
+	waitStats(t, p, "every telegram delivered", func(s Stats) bool { return s.Published == n })
+	if c := p.Stats().Connects; c != 1 {
+		t.Errorf("%d connections, want 1", c)
+	}
+	m := sub.WaitFor(t, "every telegram", func(m []received) bool { return len(frameCounters(t, m)) == n })
+	if diff := cmp.Diff(seq(1, n), frameCounters(t, m)); diff != "" {
+		t.Errorf("frame counters received (-want +got):\n%s", diff)
+	}
+	stray := 0
+	for _, l := range log.all() {
+		if strings.Contains(l, "came among those of") {
+			stray++
+		}
+		if strings.Contains(l, "\n") {
+			t.Errorf("a log line holds a newline: %q", l)
+		}
+	}
+	if stray != 1 {
+		t.Errorf("%d lines about the stray meter id, want 1: %q", stray, log.all())
 	}
 }
