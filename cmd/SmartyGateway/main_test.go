@@ -352,3 +352,38 @@ func TestEveryOutput(t *testing.T) {
 		t.Errorf("dsmr_parser parsed %d telegrams, want %d", parsed, n)
 	}
 }
+
+// TestSilentMeter: when the meter stops sending, the readings leave
+// /metrics and /api/telegram once the watchdog's -timeout has passed, and
+// smarty_up says 0; the link's counters stay.
+func TestSilentMeter(t *testing.T) {
+	device := startSimulator(t, 100*time.Millisecond, "-count", "5")
+	g := startGateway(t, device, "-timeout", "1s")
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + g.http + path)
+		if err != nil {
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	clienttest.Eventually(t, 30*time.Second, "readings served", func() bool {
+		_, m := get("/metrics")
+		return strings.Contains(m, "smarty_up 1\n") && strings.Contains(m, "smarty_power_import_watts{")
+	})
+	clienttest.Eventually(t, 30*time.Second, "readings gone once the meter is silent", func() bool {
+		_, m := get("/metrics")
+		return strings.Contains(m, "smarty_up 0\n") && !strings.Contains(m, "smarty_power_import_watts{")
+	})
+	_, m := get("/metrics")
+	if !strings.Contains(m, "smarty_telegrams_total 5\n") {
+		t.Errorf("the telegrams' count is not 5 in:\n%s", m)
+	}
+	if code, body := get("/api/telegram"); code != http.StatusServiceUnavailable {
+		t.Errorf("/api/telegram: %d %s, want 503", code, body)
+	}
+	if status := g.stop(t); status != 0 {
+		t.Errorf("exit status %d: %s", status, g.Stderr.Bytes())
+	}
+}
