@@ -18,7 +18,8 @@ import (
 // sent as hex).
 const DefaultMaxFrameSize = 16 << 10
 
-// maxHeaderLine bounds the identification line of a plain telegram.
+// maxHeaderLine bounds the identification line of a plain telegram, after
+// its '/': the bound dsmr.Parse has too.
 const maxHeaderLine = 128
 
 // Message is one telegram read from the stream, with where it came from.

@@ -194,6 +194,9 @@ func TestReader(t *testing.T) {
 		{"plain: any identification line", nil, cat(oddHeader, digitHeader), []string{
 			fmt.Sprintf("telegram @0 size %d plain kWh 1", len(oddHeader)),
 			fmt.Sprintf("telegram @%d size %d plain kWh 2", len(oddHeader), len(digitHeader))}},
+		{"plain: the longest identification line", nil, cat(withCRC("/"+strings.Repeat("H", 128)+"\r\n1-0:1.8.0(000001.000*kWh)\r\n!"),
+			withCRC("/"+strings.Repeat("H", 129)+"\r\n1-0:1.8.0(000001.000*kWh)\r\n!")), []string{
+			fmt.Sprintf("telegram @0 size %d plain kWh 1", 165)}},
 		{"plain: '/' and '!' in a value", nil, cat(slashValue, telegram("000002.000")), []string{
 			fmt.Sprintf("telegram @0 size %d plain kWh 3", len(slashValue)), plain(len(slashValue), "2")}},
 		{"plain: text right before the '/'", nil, cat([]byte("x7 garbage)"), telegram("000001.000")), []string{

@@ -24,7 +24,7 @@ func refParse(data []byte) refResult {
 		return syntax
 	}
 	header := data[1:eol]
-	if len(header) == 0 {
+	if len(header) == 0 || len(header) > 128 {
 		return syntax
 	}
 	for _, c := range header {

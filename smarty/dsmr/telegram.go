@@ -113,8 +113,8 @@ func Parse(data []byte) (*Telegram, error) {
 // UnmarshalText parses data into t, reusing t's memory, and copies data so
 // that the caller may reuse it.
 //
-// data must start with '/', an identification line of printable ASCII
-// without '/', '!' and brackets, at least one object and a '!' at the start
+// data must start with '/', an identification line of at most 128 bytes of
+// printable ASCII without '/', '!' and brackets, at least one object and a '!' at the start
 // of a line that ends the telegram. The
 // checksum after '!' may be four hex digits, fewer (some meters do not pad),
 // or absent (DSMR 2.2 and 3 meters send a bare '!'); CR, LF, spaces, tabs
@@ -262,6 +262,9 @@ func (t *Telegram) parse() error {
 	case i == 1:
 		return t.errorf(i, "empty identification line")
 	}
+	if i-1 > maxHeader {
+		return t.errorf(1, "the identification line is longer than %d bytes", maxHeader)
+	}
 	for k := 1; k < i; k++ {
 		if c := b[k]; c == '/' || c == '!' || c == '(' || c == ')' {
 			return t.unexpected(k, "in the identification line", "")
@@ -401,6 +404,12 @@ type objRec struct {
 	code  uint64
 	first int32
 }
+
+// maxHeader bounds the identification line (without its '/'), which
+// IEC 62056-21 keeps to 16 characters and meters to a few dozen; package
+// smarty's Reader, which must tell a telegram from noise, has the same
+// bound.
+const maxHeader = 128
 
 // maxSize is the length of the longest telegram UnmarshalText accepts, so
 // that objRec.first cannot overflow. Real telegrams are 0.5 to 2 KB.
