@@ -8,8 +8,11 @@ type Info struct {
 	// underscores, for topics, entity ids and column names:
 	// "energy_import". Per-channel codes carry the channel: "mbus1_reading".
 	ID string
-	// Unit is the unit the value has, also when older firmware leaves it
-	// out of the telegram ("" for counts, states and text).
+	// Unit is the unit the standard fixes for the object's value (its
+	// last number), which counts when the meter leaves it out: "" for
+	// counts, states, identifiers and buffers whose entries carry their
+	// own units, and for M-Bus readings, whose unit depends on the
+	// device type ([Telegram.Unit] knows it).
 	Unit string
 	// Text is true when the value is an octet string sent as hex digits,
 	// such as the meter id or a message.
