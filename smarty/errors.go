@@ -25,6 +25,11 @@ var (
 	ErrHeader = errors.New("malformed frame header")
 	// ErrNoKey: an encrypted frame arrived but the Reader has no Cipher.
 	ErrNoKey = errors.New("encrypted frame, but no key was given")
+	// ErrPlain: a plain telegram arrived where a key says the meter's
+	// come encrypted (see [Reader.AllowPlain]). Nothing authenticates a
+	// plain telegram: anyone with access to the line or to a network
+	// adapter could have sent it.
+	ErrPlain = errors.New("plain telegram, though a key was given: it is not authenticated, so it is refused")
 	// ErrNotTelegram: the bytes of a plain telegram are not text (a byte
 	// outside printable ASCII).
 	ErrNotTelegram = errors.New("not a telegram")
@@ -41,6 +46,7 @@ type Failure int
 const (
 	FailureAuth        Failure = iota + 1 // "auth": [ErrAuth], wrong key or authentication key, or damage
 	FailureNoKey                          // "no_key": [ErrNoKey], an encrypted frame and no key
+	FailurePlain                          // "plain": [ErrPlain], a plain telegram refused because a key was given
 	FailureTruncated                      // "truncated": [ErrTruncated], cut short
 	FailureTooLarge                       // "too_large": [ErrTooLarge]
 	FailureHeader                         // "header": [ErrHeader], a malformed envelope header
@@ -54,6 +60,7 @@ const (
 var failureNames = [...]string{
 	FailureAuth:        "auth",
 	FailureNoKey:       "no_key",
+	FailurePlain:       "plain",
 	FailureTruncated:   "truncated",
 	FailureTooLarge:    "too_large",
 	FailureHeader:      "header",
@@ -63,7 +70,7 @@ var failureNames = [...]string{
 	FailureOther:       "other",
 }
 
-// String returns the class's stable name: "auth", "no_key", "truncated",
+// String returns the class's stable name: "auth", "no_key", "plain", "truncated",
 // "too_large", "header", "not_telegram", "crc", "syntax" or "other".
 // A value that is not a class gives "Failure(n)".
 func (f Failure) String() string {
@@ -90,6 +97,8 @@ func failureOf(err error) Failure {
 		return FailureAuth
 	case errors.Is(err, ErrNoKey):
 		return FailureNoKey
+	case errors.Is(err, ErrPlain):
+		return FailurePlain
 	case errors.Is(err, ErrTruncated):
 		return FailureTruncated
 	case errors.Is(err, ErrTooLarge):

@@ -20,6 +20,7 @@ func TestFailure(t *testing.T) {
 	}{
 		{ErrAuth, FailureAuth, "auth"},
 		{ErrNoKey, FailureNoKey, "no_key"},
+		{ErrPlain, FailurePlain, "plain"},
 		{fmt.Errorf("%w: the stream ended after 9 of its bytes", ErrTruncated), FailureTruncated, "truncated"},
 		{ErrTooLarge, FailureTooLarge, "too_large"},
 		{ErrHeader, FailureHeader, "header"},

@@ -73,8 +73,15 @@ type Stats struct {
 // by side, also over one Cipher.
 type Reader struct {
 	// Cipher decrypts envelopes. With no Cipher, envelopes are skipped with
-	// ErrNoKey and plain telegrams are still read.
+	// ErrNoKey and plain telegrams are read. With one, plain telegrams are
+	// refused (ErrPlain) unless AllowPlain.
 	Cipher *Cipher
+	// AllowPlain accepts plain telegrams when there is a Cipher: for a
+	// meter whose encryption is switched off, or an adapter that
+	// decrypts. Without it a Reader with a key skips them with ErrPlain:
+	// nothing authenticates a plain telegram, so anyone with access to the
+	// line or to a network adapter could inject readings.
+	AllowPlain bool
 	// AllowUnauthenticated accepts an envelope whose tag does not verify
 	// when its telegram, decrypted without the tag, has a CRC that checks.
 	// That protects against damage but not against forgery; the Message is
@@ -178,6 +185,13 @@ func (r *Reader) Next() (*Message, error) {
 		res := r.examine(p)
 		switch res.v {
 		case goodFrame:
+			if !r.msg.Encrypted && r.Cipher != nil && !r.AllowPlain {
+				// Refused whole: it parsed, so nothing in it starts a
+				// frame.
+				r.start = p + res.size
+				res.err = ErrPlain
+				return nil, r.frameError(p, res)
+			}
 			r.start = p + res.size
 			r.stats.Frames++
 			r.msg.Skipped = r.noise

@@ -89,7 +89,7 @@ func reason(err error) string {
 		name string
 	}{
 		{ErrAuth, "auth"}, {ErrTruncated, "truncated"}, {ErrTooLarge, "too large"},
-		{ErrHeader, "header"}, {ErrNoKey, "no key"}, {ErrNotTelegram, "not a telegram"},
+		{ErrHeader, "header"}, {ErrNoKey, "no key"}, {ErrPlain, "plain"}, {ErrNotTelegram, "not a telegram"},
 		{dsmr.ErrCRC, "crc"}, {dsmr.ErrSyntax, "syntax"},
 	} {
 		if errors.Is(err, r.err) {
@@ -147,13 +147,16 @@ func TestReader(t *testing.T) {
 		want   []string
 	}{
 		{"real frame", luxKey, real, []string{"telegram @0 size 647 counter 370915 kWh 6.695"}},
-		{"real plaintext", luxKey, realText, []string{"telegram @0 size 617 plain kWh 6.695"}},
+		// With a key, plain telegrams are refused whole: anyone on the
+		// line could send them (Reader.AllowPlain accepts them).
+		{"real plaintext, with a key", luxKey, realText, []string{skip(0, "plain")}},
+		{"real plaintext", nil, realText, []string{"telegram @0 size 617 plain kWh 6.695"}},
 		{"spec example, plain", nil, spec, []string{"telegram @0 size 1487 plain kWh 25.653"}},
 		{"frames back to back", other, cat(a, b, c), []string{enc(0, 1, "1"), enc(na, 2, "2"), enc(2*na, 3, "3")}},
 		{"noise between frames", other, cat([]byte("noise\x00\xff"), a, []byte("\r\n!!\xdb\xdb//"), b), []string{
 			"(7 skipped) " + enc(7, 1, "1"), "(6 skipped) " + enc(7+na+8, 2, "2")}}, // line ends are not noise
 		{"plain and encrypted mixed", other, cat(telegram("000005.000"), a, telegram("000006.000")), []string{
-			plain(0, "5"), enc(nt, 1, "1"), plain(nt+na, "6")}},
+			skip(0, "plain"), enc(nt, 1, "1"), skip(nt+na, "plain")}},
 		{"wrong key, then the right one", other, cat(seal(luxKey, 1, telegram("000001.000")), b), []string{
 			skip(0, "auth"), enc(na, 2, "2")}},
 		{"wrong authentication key", NewCipher(otherKey, LuxembourgAuthKey), cat(a, b), []string{
@@ -251,6 +254,37 @@ func TestReaderAllowUnauthenticated(t *testing.T) {
 	}, "\n")
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// With a key, plain telegrams are refused whole, and the envelope after one
+// is still read; AllowPlain accepts them.
+func TestReaderAllowPlain(t *testing.T) {
+	c := NewCipher(otherKey, LuxembourgAuthKey)
+	p1, p2 := telegram("000005.000"), telegram("000006.000")
+	a := c.Seal(nil, testTitle, 1, telegram("000001.000"))
+	stream := cat(p1, a, p2)
+	for _, allow := range []bool{false, true} {
+		r := NewReader(bytes.NewReader(stream), c)
+		r.AllowPlain = allow
+		got := strings.Join(readAll(t, r), "\n")
+		want := []string{
+			"skip @0: plain",
+			fmt.Sprintf("telegram @%d size %d counter 1 kWh 1", len(p1), len(a)),
+			fmt.Sprintf("skip @%d: plain", len(p1)+len(a)),
+		}
+		if allow {
+			want[0] = fmt.Sprintf("telegram @0 size %d plain kWh 5", len(p1))
+			want[2] = fmt.Sprintf("telegram @%d size %d plain kWh 6", len(p1)+len(a), len(p2))
+		}
+		if got != strings.Join(want, "\n") {
+			t.Errorf("AllowPlain %v: got\n%s\nwant\n%s", allow, got, strings.Join(want, "\n"))
+		}
+		var fe *FrameError
+		r = NewReader(bytes.NewReader(p1), c)
+		if _, err := r.Next(); !allow && (!errors.As(err, &fe) || fe.Failure() != FailurePlain || fe.Size != len(p1)) {
+			t.Errorf("a refused plain telegram: %v, want a FrameError of class plain and size %d", err, len(p1))
+		}
 	}
 }
 

@@ -40,10 +40,11 @@ func rawPty(t *testing.T) (master, slave *os.File) {
 }
 
 // newLiveStream returns the live reader of OnlineDecryption for device,
-// with the suite's key.
+// with the suite's key, accepting the corpus's plain telegrams as
+// -allowPlain does.
 func newLiveStream(t *testing.T, device string) *p1.Stream {
 	t.Helper()
-	st, err := p1.NewStream(context.Background(), p1.Config{Device: device, Cipher: suiteCipher(), Wait: true})
+	st, err := p1.NewStream(context.Background(), p1.Config{Device: device, Cipher: suiteCipher(), AllowPlain: true, Wait: true})
 	if err != nil {
 		t.Fatal(err)
 	}

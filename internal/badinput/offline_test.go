@@ -79,7 +79,10 @@ func runOfflineFile(t *testing.T, dump string, args ...string) offlineRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
-	args = append([]string{"-key", suiteKeyHex, "-v", "1"}, args...)
+	// -allowPlain: the corpus mixes plain telegrams with the meter's
+	// frames, as a meter with its encryption switched off would send them
+	// (a key refuses them otherwise; internal/faults tests that).
+	args = append([]string{"-key", suiteKeyHex, "-allowPlain", "-v", "1"}, args...)
 	cmd := exec.CommandContext(ctx, offlineDecryption(t), append(args, dump)...)
 	cmd.Env = append(os.Environ(), "SMARTY_KEY=", fmt.Sprintf("GOMEMLIMIT=%d", memoryMargin))
 	var stdout, stderr bytes.Buffer

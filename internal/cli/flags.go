@@ -16,12 +16,13 @@ import (
 const KeyEnv = "SMARTY_KEY"
 
 // KeyFlags are -key, -keyFile, -authKey and, for the commands that read
-// frames, -allowUnauthenticated and -zone.
+// frames, -allowUnauthenticated, -allowPlain and -zone.
 type KeyFlags struct {
 	Key                  string
 	KeyFile              string
 	AuthKey              string
 	AllowUnauthenticated bool
+	AllowPlain           bool
 	Zone                 *ZoneFlag // nil for a command that reads no frames
 }
 
@@ -34,6 +35,7 @@ func AddKeyFlags(fs *flag.FlagSet, withUnauthenticated bool) *KeyFlags {
 	fs.StringVar(&k.AuthKey, "authKey", "", "authentication `key` (32 hex digits), when the meter does not use Luxembourg's\n00112233445566778899AABBCCDDEEFF (Austrian meters, for instance)")
 	if withUnauthenticated {
 		fs.BoolVar(&k.AllowUnauthenticated, "allowUnauthenticated", false, "accept a frame whose authentication tag fails when its telegram's CRC checks\n(for meters whose tag does not verify; weaker: protects against damage, not forgery)")
+		fs.BoolVar(&k.AllowPlain, "allowPlain", false, "with a key, accept plain telegrams too (a meter whose encryption is switched off);\nwithout it they are refused: anyone on the line could send them")
 		k.Zone = AddZoneFlag(fs)
 	}
 	return k
@@ -121,10 +123,11 @@ func (k *KeyFlags) Cipher() (*smarty.Cipher, error) {
 }
 
 // NewReader returns a smarty.Reader of r with the cipher,
-// -allowUnauthenticated and -zone.
+// -allowUnauthenticated, -allowPlain and -zone.
 func (k *KeyFlags) NewReader(r io.Reader, c *smarty.Cipher) *smarty.Reader {
 	sr := smarty.NewReader(r, c)
 	sr.AllowUnauthenticated = k.AllowUnauthenticated
+	sr.AllowPlain = k.AllowPlain
 	sr.Location = k.Zone.Location()
 	return sr
 }

@@ -161,14 +161,17 @@ func libMessage(err error) string {
 // frame was encrypted and no key was given.
 func FrameMessage(err error) string {
 	msg := err.Error()
-	if errors.Is(err, smarty.ErrNoKey) {
+	switch {
+	case errors.Is(err, smarty.ErrNoKey):
 		msg += ": " + NoKeyHint
+	case errors.Is(err, smarty.ErrPlain):
+		msg += ": if this meter really sends plain telegrams (its encryption switched off), give -allowPlain"
 	}
 	return OneLine(msg)
 }
 
 // StreamConfig returns the p1.Config of a live command: device, cipher
-// c (nil: plain telegrams only), -allowUnauthenticated, closed and
+// c (nil: plain telegrams only), -allowUnauthenticated, -allowPlain, closed and
 // reopened when it delivers no complete frame for -timeout (0: never),
 // logging through glog (Logger), every retry at -v 1.
 func (l *LiveFlags) StreamConfig(c *smarty.Cipher) p1.Config {
@@ -180,6 +183,7 @@ func (l *LiveFlags) StreamConfig(c *smarty.Cipher) p1.Config {
 		Device:               l.Device,
 		Cipher:               c,
 		AllowUnauthenticated: l.AllowUnauthenticated,
+		AllowPlain:           l.AllowPlain,
 		Location:             l.Zone.Location(),
 		Wait:                 l.Wait == nil || *l.Wait,
 		Timeout:              timeout,

@@ -124,6 +124,7 @@ func (s *Summary) unrecord(fe *smarty.FrameError) {
 var failureTexts = map[smarty.Failure]struct{ reason, hint string }{
 	smarty.FailureAuth:        {"authentication failed", "wrong key, another authentication key (-authKey), or a damaged frame"},
 	smarty.FailureNoKey:       {"encrypted, but no key", cli.NoKeyHint},
+	smarty.FailurePlain:       {"plain telegram refused, a key was given", "if the meter really sends plain telegrams, give -allowPlain"},
 	smarty.FailureTruncated:   {"cut short", "a glitch or a reconnect on the line"},
 	smarty.FailureTooLarge:    {"too large", ""},
 	smarty.FailureHeader:      {"malformed frame header", ""},

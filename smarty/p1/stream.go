@@ -33,6 +33,10 @@ type Config struct {
 	Cipher *smarty.Cipher
 	// AllowUnauthenticated is [smarty.Reader.AllowUnauthenticated].
 	AllowUnauthenticated bool
+	// AllowPlain is [smarty.Reader.AllowPlain]: with a Cipher, plain
+	// telegrams are refused (a [*smarty.FrameError] of class "plain")
+	// unless it is set.
+	AllowPlain bool
 	// Location is [smarty.Reader.Location], the time zone of the meter's
 	// clock; nil is Luxembourg's.
 	Location *time.Location
@@ -470,6 +474,7 @@ func (s *Stream) attach(src io.ReadCloser) {
 	}
 	s.reader = smarty.NewReader(&counter{src, &s.bytes}, s.cfg.Cipher)
 	s.reader.AllowUnauthenticated = s.cfg.AllowUnauthenticated
+	s.reader.AllowPlain = s.cfg.AllowPlain
 	s.reader.Location = s.cfg.Location
 	s.mu.Lock()
 	if s.closed {
