@@ -6,7 +6,10 @@
 // from the start, bytes flipped in the queue files, a directory other
 // users can write, planted symbolic links, a second publisher on the same
 // directory after its files were deleted, credentials in the broker URL,
-// SIGHUP with a backlog.
+// SIGHUP with a backlog; and on the line, 70 MB of random noise through a
+// pseudo-terminal, one million empty frames, plain telegrams among the
+// meter's frames, a meter id that decodes to a forged log line, two meters
+// whose frames alternate.
 //
 // Every case asserts three things: nothing lost (every frame counter
 // reaches a persistent subscriber exactly once; a crash may add one
