@@ -63,10 +63,7 @@ func TestMain(m *testing.M) {
 func binary(t *testing.T, name string) string {
 	t.Helper()
 	binaries.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
+		goTool := "go" // go test puts its own toolchain first on PATH
 		if binaries.dir, binaries.err = os.MkdirTemp("", "mqttpublisher-test"); binaries.err != nil {
 			return
 		}

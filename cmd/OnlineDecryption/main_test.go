@@ -56,10 +56,7 @@ func TestMain(m *testing.M) {
 func simulator(t *testing.T) string {
 	t.Helper()
 	simBinary.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
+		goTool := "go" // go test puts its own toolchain first on PATH
 		simBinary.dir, simBinary.err = os.MkdirTemp("", "smartysim")
 		if simBinary.err != nil {
 			return

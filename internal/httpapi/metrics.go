@@ -127,7 +127,6 @@ var (
 type spec struct {
 	fam   *family
 	label string // the family's extra label value, if it has one
-	group int    // the numeric group to take, 1-based; 0 for the last
 }
 
 var specs = map[dsmr.OBIS]spec{}

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -417,25 +416,6 @@ func TestMaxEventClients(t *testing.T) {
 	if resp2.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("second stream: %s", resp2.Status)
 	}
-}
-
-// logBuffer is an slog handler's output, safe to read while the server
-// logs.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestListen(t *testing.T) {

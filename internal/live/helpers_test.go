@@ -37,12 +37,3 @@ func newFramer(t testing.TB) *framer { return &framer{c: testCipher(), plain: re
 func (f *framer) frame(counter uint32) []byte {
 	return f.c.Seal(nil, testTitle, counter, f.plain)
 }
-
-// frames returns the frames with the given counters back to back.
-func (f *framer) frames(counters ...uint32) []byte {
-	var b []byte
-	for _, c := range counters {
-		b = append(b, f.frame(c)...)
-	}
-	return b
-}

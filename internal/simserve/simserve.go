@@ -282,9 +282,7 @@ func (s *TCPServer) send(ctx context.Context, conn net.Conn, ch chan []byte) {
 		if _, err := conn.Write(frame); err != nil {
 			s.log.Info(fmt.Sprintf("client %s gone: %v", conn.RemoteAddr(), err))
 			s.mu.Lock()
-			if _, ok := s.clients[ch]; ok {
-				delete(s.clients, ch)
-			}
+			delete(s.clients, ch)
 			s.mu.Unlock()
 			return
 		}
