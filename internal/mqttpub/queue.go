@@ -296,6 +296,7 @@ func (q *queue) flush(force bool) {
 		for q.mem.len() > 0 && q.mem.front().seq <= batch[len(batch)-1].seq {
 			q.mem.popFront()
 		}
+		q.onDisk = q.disk.n // with the records leaving memory, so that Stats counts each once
 		inMem := q.mem.len()
 		// The failure is over once memory is all on disk: a disk with
 		// room for part of it only would otherwise be logged as
