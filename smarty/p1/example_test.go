@@ -164,8 +164,8 @@ func Example_netPower() {
 		case err != nil:
 			log.Fatal(err) // Ctrl-C, or a key that cannot work
 		}
-		in, _ := m.Telegram.PowerImport()
-		out, _ := m.Telegram.PowerExport()
-		fmt.Printf("%s %.3f kW\n", m.Telegram.MeterID(), in-out)
+		if kW, ok := m.Telegram.NetPower(); ok {
+			fmt.Printf("%s %.3f kW\n", m.Telegram.MeterID(), kW) // < 0: exporting
+		}
 	}
 }
