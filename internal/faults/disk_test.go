@@ -97,6 +97,13 @@ func TestDiskFillsWhileRunning(t *testing.T) {
 func TestDirUnwritableWhileRunning(t *testing.T) {
 	slow(t)
 	requireRoot(t)
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		msg := "setpriv (util-linux) is not installed"
+		if os.Getenv(RequireRootEnv) != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
 	queue := filepath.Join(t.TempDir(), "queue")
 	_, url := broker(t)
 	sub := subscriber(t, url)
