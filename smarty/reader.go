@@ -260,16 +260,23 @@ func (r *Reader) skip(p int) {
 }
 
 // findStart returns the index of the first byte in buf[start:end] that may
-// start a frame, or -1.
+// start a frame, or -1. An envelope starts with 0xDB 0x08 (the length of
+// the system title): a 0xDB followed by any other byte starts nothing, and
+// is passed over here, at the speed of bytes.Index, rather than examined
+// byte by byte (a line stuck at 0xDB sends nothing else). A 0xDB that ends
+// the bytes at hand may still start one.
 func (r *Reader) findStart() int {
 	b := r.buf[r.start:r.end]
 	if len(b) == 0 {
 		return -1
 	}
-	if b[0] == frameTag || b[0] == '/' {
+	if b[0] == '/' || (b[0] == frameTag && (len(b) == 1 || b[1] == systemTitleSize)) {
 		return r.start
 	}
-	i := bytes.IndexByte(b, frameTag)
+	i := bytes.Index(b, envelopeStart[:])
+	if i < 0 && b[len(b)-1] == frameTag {
+		i = len(b) - 1
+	}
 	limit := b
 	if i >= 0 {
 		limit = b[:i]
@@ -282,6 +289,9 @@ func (r *Reader) findStart() int {
 	}
 	return r.start + i
 }
+
+// envelopeStart are the first two bytes of every envelope.
+var envelopeStart = [2]byte{frameTag, systemTitleSize}
 
 // fill reads more bytes, making room first.
 func (r *Reader) fill() {

@@ -176,6 +176,9 @@ func TestOfflineMemory(t *testing.T) {
 	}
 	for _, f := range floods() {
 		t.Run(f.name, func(t *testing.T) {
+			// Each flood runs in child processes of its own, whose peak
+			// memory is their own: the floods may run side by side.
+			t.Parallel()
 			large := 128 << 20
 			if testing.Short() {
 				large = 32 << 20

@@ -131,13 +131,16 @@ type Stream struct {
 	life    context.Context // the Stream's lifetime, cancelled by Close
 	cancel  context.CancelFunc
 
-	// Next and the worker goroutine: a request for one result, the
-	// result, and the worker's end.
+	// Next and the worker goroutine. Next asks for results (reqs) when
+	// the worker waits: at the start, and after each telegram, whose
+	// memory the worker may not touch until Next is called again. Frame
+	// errors hold none of it, so the worker reads on after one, results
+	// buffering up to resultBuffer.
 	reqs    chan struct{}
 	results chan result
 	done    chan struct{} // closed when the worker has returned
 	final   error         // the worker's last error, sticky; read after done
-	pending bool          // a request is out (Next's goroutine)
+	needReq bool          // the worker waits for a request (Next's goroutine)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -145,8 +148,10 @@ type Stream struct {
 	mu      sync.Mutex    // guards the fields below
 	closed  bool          //
 	src     io.ReadCloser // the open device, nil between connections
-	wd      *time.Timer   // the watchdog while a read is going on
-	wdSeq   uint64        // the current arming; a bark of another is stale
+	wd      *time.Timer   // the watchdog, made at its first arming
+	wdOn    bool          // its timer runs
+	armed   bool          // a read is going on, watched
+	armedAt time.Time     // since when
 	barked  bool          // the watchdog closed src
 	diag    []*time.Timer // the first run's diagnostics
 	everOut bool          // a frame, good or bad, has come
@@ -189,7 +194,8 @@ func NewStream(ctx context.Context, cfg Config) (*Stream, error) {
 		log:     cfg.Logger,
 		timeout: cfg.Timeout,
 		reqs:    make(chan struct{}),
-		results: make(chan result),
+		results: make(chan result, resultBuffer),
+		needReq: true,
 		done:    make(chan struct{}),
 		backoff: backoff.Backoff{Min: cfg.MinBackoff, Max: cfg.MaxBackoff},
 		events:  limiter{burst: eventBurst, interval: eventInterval},
@@ -234,10 +240,10 @@ func (s *Stream) Next(ctx context.Context) (*smarty.Message, error) {
 	if s.isClosed() {
 		return nil, s.closedError()
 	}
-	if !s.pending {
+	if s.needReq {
 		select {
 		case s.reqs <- struct{}{}:
-			s.pending = true
+			s.needReq = false
 		case <-s.done:
 			return nil, s.end()
 		case <-ctx.Done():
@@ -246,17 +252,30 @@ func (s *Stream) Next(ctx context.Context) (*smarty.Message, error) {
 	}
 	select {
 	case r := <-s.results:
-		s.pending = false
-		if s.isClosed() {
-			// What a read that Close cut short made of its bytes.
-			return nil, s.closedError()
-		}
-		return r.m, r.err
+		return s.deliver(r)
 	case <-s.done:
-		return nil, s.end()
+		// The results read before the end come first.
+		select {
+		case r := <-s.results:
+			return s.deliver(r)
+		default:
+			return nil, s.end()
+		}
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// deliver returns a result of the worker from Next.
+func (s *Stream) deliver(r result) (*smarty.Message, error) {
+	if r.err == nil {
+		s.needReq = true // the worker waits until Next is done with it
+	}
+	if s.isClosed() {
+		// What a read that Close cut short made of its bytes.
+		return nil, s.closedError()
+	}
+	return r.m, r.err
 }
 
 // end is the error of Next once the worker has returned.
@@ -324,8 +343,12 @@ func (s *Stream) Stats() Stats {
 	return st
 }
 
-// work is the Stream's goroutine: it answers each request of Next with
-// one result, until Close or an error that ends the Stream.
+// resultBuffer bounds the frame errors the worker reads ahead of Next.
+const resultBuffer = 64
+
+// work is the Stream's goroutine: it reads results for Next, until Close
+// or an error that ends the Stream. After a telegram it waits for Next to
+// ask again; after a frame error it reads on.
 func (s *Stream) work() {
 	defer close(s.done)
 	defer s.drop()
@@ -335,16 +358,20 @@ func (s *Stream) work() {
 		case <-s.life.Done():
 			return
 		}
-		m, err := s.next()
-		select {
-		case s.results <- result{m, err}:
-		case <-s.life.Done():
-			return
-		}
-		var fe *smarty.FrameError
-		if err != nil && !errors.As(err, &fe) {
-			s.final = err
-			return
+		for {
+			m, err := s.next()
+			select {
+			case s.results <- result{m, err}:
+			case <-s.life.Done():
+				return
+			}
+			if err == nil {
+				break // a telegram: its memory is Next's until it asks again
+			}
+			if _, ok := err.(*smarty.FrameError); !ok {
+				s.final = err
+				return
+			}
 		}
 	}
 }
@@ -372,8 +399,7 @@ func (s *Stream) next() (*smarty.Message, error) {
 			s.gotTelegram(m)
 			return m, nil
 		}
-		var fe *smarty.FrameError
-		if errors.As(err, &fe) {
+		if fe, ok := err.(*smarty.FrameError); ok {
 			s.gotFrame()
 			fe.Offset += s.base
 			f := fe.Failure()
@@ -601,48 +627,62 @@ func (s *Stream) setLink(st LinkState) {
 
 // The watchdog is armed while the worker waits in the Reader for a frame,
 // and disarmed when one comes: a Stream whose caller is slow to call Next
-// again does not time out. Each arming has its number; a bark that comes
-// after its arming was disarmed (a timer that fired while the frame came)
-// is stale and closes nothing, so a late watchdog can never close the
-// next connection. Close stops it for good.
+// again does not time out. It is one timer, which does not follow every
+// frame: arming notes the time, and when the timer fires it looks at how
+// long the read in force has waited, and sets itself again for the rest
+// if that is not the whole timeout. So a timer that fired while its frame
+// came (its bark running after the next read has begun, on this connection
+// or the next) closes nothing: a late watchdog can never close the next
+// connection. Close stops it for good.
 
 func (s *Stream) armWatchdog() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.wdSeq++
 	if s.timeout < 0 || s.closed || s.src == nil {
 		return
 	}
-	seq, src := s.wdSeq, s.src
-	s.wd = time.AfterFunc(s.timeout, func() { s.bark(seq, src) })
+	s.armed, s.armedAt = true, time.Now()
+	switch {
+	case s.wd == nil:
+		s.wd = time.AfterFunc(s.timeout, s.bark)
+	case !s.wdOn:
+		s.wd.Reset(s.timeout)
+	}
+	s.wdOn = true
 }
 
 func (s *Stream) disarmWatchdog() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopWatchdog()
+	s.armed = false
+	s.mu.Unlock()
 }
 
-// stopWatchdog disarms the watchdog; s.mu is held.
+// stopWatchdog stops the watchdog for good; s.mu is held.
 func (s *Stream) stopWatchdog() {
-	s.wdSeq++
+	s.armed = false
 	if s.wd != nil {
 		s.wd.Stop()
-		s.wd = nil
 	}
 }
 
 // bark is the watchdog's: it closes the silent device, which makes the
-// blocked read return, unless its arming is over.
-func (s *Stream) bark(seq uint64, src io.ReadCloser) {
+// blocked read return, when the read in force has waited the whole
+// timeout.
+func (s *Stream) bark() {
 	s.mu.Lock()
-	if seq != s.wdSeq || s.closed || s.src != src {
+	s.wdOn = false
+	if !s.armed || s.closed || s.src == nil {
 		s.mu.Unlock()
 		return
 	}
-	s.barked = true
-	s.wd = nil
-	src.Close()
+	if waited := time.Since(s.armedAt); waited < s.timeout {
+		s.wd.Reset(s.timeout - waited)
+		s.wdOn = true
+		s.mu.Unlock()
+		return
+	}
+	s.armed, s.barked = false, true
+	s.src.Close()
 	s.mu.Unlock()
 	s.statsMu.Lock()
 	s.past.Timeouts++
