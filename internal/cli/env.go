@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"unicode"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/flagenv"
 )
 
 // EnvPrefix starts the name of every environment variable a flag is read
@@ -51,7 +53,9 @@ func fromEnv(name string) bool { return !actions[name] }
 
 // applyEnv sets every flag of fs that the command line did not set from
 // its environment variable (EnvName), when that is set and not empty. A
-// value that does not parse is a *UsageError naming the variable.
+// value that does not parse is a *UsageError naming the variable; one that
+// does is marked with flagenv.Mark, so that a later message about it (a
+// key file that is not there) names the variable too (FlagName).
 func applyEnv(fs *flag.FlagSet) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -71,7 +75,13 @@ func applyEnv(fs *flag.FlagSet) error {
 			} else {
 				err = Usagef("$%s (for -%s): invalid value %q: %v", env, f.Name, v, e)
 			}
+			return
 		}
+		flagenv.Mark(f, env)
 	})
 	return err
 }
+
+// FlagName returns how a message names the flag name of fs: "-keyFile",
+// or "$SMARTY_KEY_FILE" when Parse took its value from that variable.
+func FlagName(fs *flag.FlagSet, name string) string { return flagenv.Name(fs, name) }

@@ -123,6 +123,43 @@ func TestParseEnvironment(t *testing.T) {
 			},
 		},
 		{
+			name: "$SMARTY_KEY_FILE that is not there is named by the variable",
+			env:  map[string]string{"SMARTY_KEY_FILE": "/nonexistent/smarty.key"},
+			check: func(t *testing.T, tf *testFlags) {
+				var out bytes.Buffer
+				_, _, _, err := tf.keys.Load()
+				report(&out, "prog", err)
+				if want := "prog: $SMARTY_KEY_FILE /nonexistent/smarty.key: no such file\n"; out.String() != want {
+					t.Errorf("Exit prints %q, want %q", out.String(), want)
+				}
+			},
+		},
+		{
+			name: "-keyFile that is not there, with $SMARTY_KEY_FILE set too, is named by the flag",
+			env:  map[string]string{"SMARTY_KEY_FILE": "/nonexistent/env.key"},
+			args: []string{"-keyFile", "/nonexistent/flag.key"},
+			check: func(t *testing.T, tf *testFlags) {
+				var out bytes.Buffer
+				_, _, _, err := tf.keys.Load()
+				report(&out, "prog", err)
+				if want := "prog: -keyFile /nonexistent/flag.key: no such file\n"; out.String() != want {
+					t.Errorf("Exit prints %q, want %q", out.String(), want)
+				}
+			},
+		},
+		{
+			name: "a malformed $SMARTY_AUTH_KEY is named by the variable",
+			env:  map[string]string{"SMARTY_AUTH_KEY": "0011"},
+			check: func(t *testing.T, tf *testFlags) {
+				var out bytes.Buffer
+				_, err := tf.keys.LoadAuthKey()
+				report(&out, "prog", err)
+				if want := "prog: $SMARTY_AUTH_KEY: invalid key: a key is 32 hex digits (16 bytes), this one has 4\n"; out.String() != want {
+					t.Errorf("Exit prints %q, want %q", out.String(), want)
+				}
+			},
+		},
+		{
 			name:    "a duration without a unit",
 			env:     map[string]string{"SMARTY_TIMEOUT": "5"},
 			wantErr: `prog: $SMARTY_TIMEOUT (for -timeout) "5": a duration needs a unit: write SMARTY_TIMEOUT=5s (or 500ms, 2m, 1h)`,

@@ -24,12 +24,14 @@ type KeyFlags struct {
 	AllowUnauthenticated bool
 	AllowPlain           bool
 	Zone                 *ZoneFlag // nil for a command that reads no frames
+
+	fs *flag.FlagSet // for FlagName
 }
 
 // AddKeyFlags adds the key flags to fs. withUnauthenticated adds
 // -allowUnauthenticated too, for the commands that read frames.
 func AddKeyFlags(fs *flag.FlagSet, withUnauthenticated bool) *KeyFlags {
-	k := new(KeyFlags)
+	k := &KeyFlags{fs: fs}
 	fs.StringVar(&k.Key, "key", "", "decryption `key`: the 32 hex digits the grid operator (Creos) gave you;\nvisible to other users in the process list, prefer -keyFile or $"+KeyEnv)
 	fs.StringVar(&k.KeyFile, "keyFile", "", "read the key from `file` (32 hex digits; spaces and line breaks are ignored)")
 	fs.StringVar(&k.AuthKey, "authKey", "", "authentication `key` (32 hex digits), when the meter does not use Luxembourg's\n00112233445566778899AABBCCDDEEFF (Austrian meters, for instance)")
@@ -53,8 +55,9 @@ func (k *KeyFlags) Load() (key smarty.Key, source string, ok bool, err error) {
 	case k.Key != "":
 		text, source = k.Key, "-key"
 	case k.KeyFile != "":
-		source = "-keyFile " + k.KeyFile
-		b, err := readKeyFile(k.KeyFile)
+		flagName := FlagName(k.fs, "keyFile")
+		source = flagName + " " + k.KeyFile
+		b, err := readKeyFile(flagName, k.KeyFile)
 		if err != nil {
 			return smarty.Key{}, source, false, err
 		}
@@ -73,24 +76,26 @@ func (k *KeyFlags) Load() (key smarty.Key, source string, ok bool, err error) {
 	return key, source, true, nil
 }
 
-func readKeyFile(name string) ([]byte, error) {
+// readKeyFile reads the key file name; flagName is how the messages name
+// where it was given (-keyFile, or $SMARTY_KEY_FILE).
+func readKeyFile(flagName, name string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return nil, Usagef("-keyFile %s: no such file", name)
+			return nil, Usagef("%s %s: no such file", flagName, name)
 		case errors.Is(err, fs.ErrPermission):
-			return nil, Usagef("-keyFile %s: permission denied: make it readable by this user", name)
+			return nil, Usagef("%s %s: permission denied: make it readable by this user", flagName, name)
 		}
-		return nil, Usagef("-keyFile: %w", err)
+		return nil, Usagef("%s: %w", flagName, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	if err != nil {
-		return nil, Usagef("-keyFile %s: %w", name, err)
+		return nil, Usagef("%s %s: %w", flagName, name, err)
 	}
 	if len(b) > maxKeyFile {
-		return nil, Usagef("-keyFile %s: larger than %d bytes, not a key file (it should hold the 32 hex digits of the key)", name, maxKeyFile)
+		return nil, Usagef("%s %s: larger than %d bytes, not a key file (it should hold the 32 hex digits of the key)", flagName, name, maxKeyFile)
 	}
 	return b, nil
 }
@@ -102,7 +107,7 @@ func (k *KeyFlags) LoadAuthKey() (smarty.Key, error) {
 	}
 	ak, err := smarty.ParseKey(k.AuthKey)
 	if err != nil {
-		return smarty.Key{}, Usagef("-authKey: %s", libMessage(err))
+		return smarty.Key{}, Usagef("%s: %s", FlagName(k.fs, "authKey"), libMessage(err))
 	}
 	return ak, nil
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/flagenv"
 )
 
 // What the commands that publish (MQTTPublisher, SmartyGateway) share: the
@@ -30,6 +32,8 @@ type Flags struct {
 	queueSize                              int
 	grace                                  time.Duration
 	haRemove                               bool
+
+	fs *flag.FlagSet // for flagenv.Name
 }
 
 // RemoveDiscovery reports whether -haRemove was given: remove the
@@ -40,7 +44,7 @@ func (m *Flags) RemoveDiscovery() bool { return m.haRemove }
 // AddFlags adds the MQTT flags to fs; defaultBroker is -mqttBroker's
 // default ("" for a command where MQTT is off unless asked for).
 func AddFlags(fs *flag.FlagSet, defaultBroker string) *Flags {
-	m := new(Flags)
+	m := &Flags{fs: fs}
 	fs.StringVar(&m.Broker, "mqttBroker", defaultBroker, "the broker's `URL`: tcp://host:port, ssl://host:port for TLS (also tls://, mqtts://),\nws:// or wss:// for websockets")
 	fs.StringVar(&m.root, "mqttTopicRoot", DefaultTopicRoot, "first part of every `topic`; {meter} in it becomes the meter id (smarty/{meter}),\nso that several meters can share a broker")
 	fs.UintVar(&m.qos, "mqttQos", 1, "MQTT quality of service `level`: 0, 1 or 2; with 1 or 2 nothing is lost while the broker is away")
@@ -63,7 +67,8 @@ func AddFlags(fs *flag.FlagSet, defaultBroker string) *Flags {
 }
 
 // Config returns the Config of the flags, logging to log. Its errors are
-// mistakes on the command line, each naming its flag.
+// mistakes on the command line, each naming its flag, or the environment
+// variable the flag's value came from ($SMARTY_MQTT_CA_FILE: ...).
 func (m *Flags) Config(log *slog.Logger) (Config, error) {
 	if m.qos > 2 {
 		return Config{}, fmt.Errorf("-mqttQos %d: use 0, 1 or 2", m.qos)
@@ -80,13 +85,11 @@ func (m *Flags) Config(log *slog.Logger) (Config, error) {
 	}
 	tc, err := LoadTLS(m.caFile, m.certFile, m.keyFile)
 	if err != nil {
-		msg, _ := FlagMessage(err)
-		return Config{}, errors.New(msg)
+		return Config{}, errors.New(m.message(err))
 	}
 	broker, err := ParseBroker(m.Broker)
 	if err != nil {
-		msg, _ := FlagMessage(err)
-		return Config{}, errors.New(msg)
+		return Config{}, errors.New(m.message(err))
 	}
 	return Config{
 		Broker:          broker,
@@ -108,6 +111,19 @@ func (m *Flags) Config(log *slog.Logger) (Config, error) {
 		Log:             log,
 		ConnectAtStart:  true,
 	}, nil
+}
+
+// message is FlagMessage(err), with a ConfigError named by the environment
+// variable its flag's value came from, if it did.
+func (m *Flags) message(err error) string {
+	var cfg *ConfigError
+	if errors.As(err, &cfg) {
+		if f := configFlags[cfg.Field]; f != "" {
+			return flagenv.Name(m.fs, f[1:]) + ": " + cfg.Problem
+		}
+	}
+	msg, _ := FlagMessage(err)
+	return msg
 }
 
 // configFlags names the flag of each ConfigError.Field.

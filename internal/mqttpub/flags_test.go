@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/flagenv"
 )
 
 func TestFlagsConfig(t *testing.T) {
@@ -42,6 +44,23 @@ func TestFlagsConfig(t *testing.T) {
 				t.Errorf("Config = %+v", cfg)
 			}
 		})
+	}
+}
+
+// TestFlagsConfigFromEnvironment: a file whose name came from an
+// environment variable (a systemd environment file) is named by that
+// variable in the message, not by the flag.
+func TestFlagsConfigFromEnvironment(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	f := AddFlags(fs, "tcp://localhost:1883")
+	if err := fs.Set("mqttCaFile", "/nonexistent/ca.pem"); err != nil {
+		t.Fatal(err)
+	}
+	flagenv.Mark(fs.Lookup("mqttCaFile"), "SMARTY_MQTT_CA_FILE")
+	_, err := f.Config(nil)
+	want := "$SMARTY_MQTT_CA_FILE: reading the CA certificate: open /nonexistent/ca.pem: no such file or directory"
+	if err == nil || err.Error() != want {
+		t.Errorf("Config: %v, want %q", err, want)
 	}
 }
 

@@ -3,6 +3,8 @@ package sim
 import (
 	"flag"
 	"fmt"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/flagenv"
 )
 
 // Flags are the flags that shape the simulated household, shared by the
@@ -11,11 +13,13 @@ type Flags struct {
 	// Profile is a CSV file of time,kW lines or named patterns joined by
 	// '+' (LoadProfile); empty for a random household.
 	Profile string
+
+	fs *flag.FlagSet // for flagenv.Name
 }
 
 // AddFlags adds the flags to fs.
 func AddFlags(fs *flag.FlagSet) *Flags {
-	f := new(Flags)
+	f := &Flags{fs: fs}
 	fs.StringVar(&f.Profile, "profile", "", "the household's load: a CSV `file` of time,kW lines (12:30,3.3 daily in local time,\n"+
 		"or RFC 3339 dates), or patterns joined by + from base, cooker, car, heatpump, solar\n"+
 		"(cooker+car); the energy registers count its exact integral. Default: a random household")
@@ -29,7 +33,7 @@ func (f *Flags) Config() (Config, error) {
 	if f.Profile != "" {
 		p, err := LoadProfile(f.Profile)
 		if err != nil {
-			return c, fmt.Errorf("-profile %s: %w", f.Profile, err)
+			return c, fmt.Errorf("%s %s: %w", flagenv.Name(f.fs, "profile"), f.Profile, err)
 		}
 		c.Profile = p
 	}

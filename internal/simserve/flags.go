@@ -10,6 +10,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/flagenv"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 )
@@ -28,11 +29,13 @@ type Flags struct {
 	pty      bool
 	listen   string
 	out      string
+
+	fs *flag.FlagSet // for flagenv.Name
 }
 
 // AddFlags adds the flags to fs.
 func AddFlags(fs *flag.FlagSet) *Flags {
-	f := new(Flags)
+	f := &Flags{fs: fs}
 	fs.BoolVar(&f.Plain, "plain", false, "send plain telegrams, as a meter whose encryption is switched off")
 	fs.UintVar(&f.counter, "counter", 1, "frame `counter` of the first frame")
 	fs.DurationVar(&f.interval, "interval", 10*time.Second, "time between frames (0: as fast as the output takes them);\nalso the step of the meter's clock")
@@ -52,6 +55,7 @@ type Simulator struct {
 	pty      bool
 	listen   string
 	out      string
+	outFlag  string // how messages name -o: "-o", or "$SMARTY_O"
 	desc     string
 }
 
@@ -102,6 +106,7 @@ func (f *Flags) Simulator(household sim.Config, c *smarty.Cipher) (*Simulator, e
 		pty:      f.pty,
 		listen:   f.listen,
 		out:      f.out,
+		outFlag:  flagenv.Name(f.fs, "o"),
 		desc:     fmt.Sprintf("meter %s, system title %s, frame counter from %d", meter.MeterID(), framer.SystemTitle, framer.Counter),
 	}
 	if c == nil {
@@ -132,7 +137,7 @@ func (s *Simulator) Run(ctx context.Context, stdout io.Writer, log *slog.Logger)
 		log.Info(fmt.Sprintf("%s: writing %d frames to %s", s.desc, s.gen.Count, s.out))
 		err := WriteFile(ctx, s.out, s.gen)
 		if err != nil && s.gen.Sent() == 0 {
-			return &FlagError{fmt.Errorf("-o: %w", err)}
+			return &FlagError{fmt.Errorf("%s: %w", s.outFlag, err)}
 		}
 		return err
 	case s.pty:
