@@ -19,13 +19,13 @@ type Key [16]byte
 var LuxembourgAuthKey = Key{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
 	0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF}
 
-// ErrKey is wrapped by the errors of ParseKey.
-var ErrKey = errors.New("smarty: invalid key")
+// errKey is wrapped by the errors of ParseKey.
+var errKey = errors.New("smarty: invalid key")
 
 type keyError string
 
 func (e keyError) Error() string { return "smarty: invalid key: " + string(e) }
-func (e keyError) Unwrap() error { return ErrKey }
+func (e keyError) Unwrap() error { return errKey }
 
 // ParseKey reads a key written as 32 hex digits, in either case. Spaces,
 // colons and dashes between the digits are ignored, so that a key copied

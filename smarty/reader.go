@@ -12,11 +12,11 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
 
-// DefaultMaxFrameSize is the largest frame a Reader accepts unless told
+// defaultMaxFrameSize is the largest frame a Reader accepts unless told
 // otherwise. Smarty frames are 600 to 1500 bytes; the limit leaves room for
 // the five text messages a telegram may carry (up to 1024 characters each,
 // sent as hex).
-const DefaultMaxFrameSize = 16 << 10
+const defaultMaxFrameSize = 16 << 10
 
 // maxHeaderLine bounds the identification line of a plain telegram, after
 // its '/': the bound dsmr.Parse has too.
@@ -61,11 +61,11 @@ type Stats struct {
 // mix, with noise between them; a reader that starts in the middle of a
 // frame skips to the next one.
 //
-// Next returns one telegram at a time. A *FrameError from Next means one
+// Next returns one telegram at a time. A [*FrameError] from Next means one
 // frame was bad (wrong key, damaged, cut short, malformed) and was
 // skipped: call Next again, it resynchronises just after the bad frame's
 // first byte, so a good frame that followed a torn one is not lost. Any
-// other error comes from the underlying reader (io.EOF at the end of a
+// other error comes from the underlying reader ([io.EOF] at the end of a
 // capture) and is returned again by every later call.
 //
 // A Reader holds at most a few frames of bytes, whatever the stream holds.
@@ -87,7 +87,7 @@ type Reader struct {
 	// That protects against damage but not against forgery; the Message is
 	// marked as not Authenticated. Off by default.
 	AllowUnauthenticated bool
-	// MaxFrameSize is the largest frame accepted, DefaultMaxFrameSize when
+	// MaxFrameSize is the largest frame accepted, 16 KB (16384 bytes) when
 	// 0. Set it before the first call to Next.
 	MaxFrameSize int
 	// Location is the time zone of the meter's clock, given to every
@@ -138,7 +138,7 @@ func (r *Reader) offset() int64 { return r.base + int64(r.start) }
 
 func (r *Reader) maxFrame() int {
 	if r.MaxFrameSize <= 0 {
-		return DefaultMaxFrameSize
+		return defaultMaxFrameSize
 	}
 	return r.MaxFrameSize
 }
@@ -165,7 +165,7 @@ type result struct {
 }
 
 // Next returns the next telegram. The Message and everything in it belong
-// to the Reader and are overwritten by the next call; Message.Telegram.Clone
+// to the Reader and are overwritten by the next call; [dsmr.Telegram.Clone]
 // makes a copy to keep.
 func (r *Reader) Next() (*Message, error) {
 	if r.buf == nil {

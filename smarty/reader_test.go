@@ -476,7 +476,7 @@ func TestReaderManyCandidates(t *testing.T) {
 	// A header of the largest frame the Reader accepts: complete,
 	// plausible, and far from complete as a frame.
 	header := func(counter byte) []byte {
-		const length = DefaultMaxFrameSize - 13
+		const length = defaultMaxFrameSize - 13
 		return []byte{0xDB, 0x08, 'S', 'A', 'G', 1, 2, 3, 4, counter, 0x82, length >> 8, length & 0xFF, 0x30, 0, 0, 0, counter}
 	}
 	for _, n := range []int{1, 15, 16, 17, 40, 200} {

@@ -151,7 +151,7 @@ type Tracker struct {
 	events     []Event
 }
 
-// Observe records a telegram returned by Reader.Next and returns what it
+// Observe records a telegram returned by [Reader.Next] and returns what it
 // noticed, usually nothing. The events are valid until the next call.
 // Observe allocates nothing while the meter id stays the same.
 func (t *Tracker) Observe(m *Message) []Event {

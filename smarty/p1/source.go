@@ -169,9 +169,6 @@ func Open(ctx context.Context, device string) (*Source, error) {
 	return &Source{device: device, kind: kind, rc: rc}, nil
 }
 
-// Device returns the device name given to Open.
-func (s *Source) Device() string { return s.device }
-
 // Read reads up to len(p) bytes. It blocks until at least one byte has
 // arrived, the device went away, or the Source was closed.
 func (s *Source) Read(p []byte) (int, error) {
