@@ -42,13 +42,15 @@
 package format
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
+	"sync/atomic"
 
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
@@ -161,14 +163,14 @@ func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
 	dst = appendTimestamp(dst, t, &tc)
 
 	dst = append(dst, `,"equipment_id":`...)
-	dst = appendEquipmentID(dst, t)
+	dst = appendEquipmentID(dst, t, &tc)
 
 	dst = append(dst, `,"crc":`...)
 	if crc, ok := t.CRC(); ok {
 		dst = append(dst, '"')
 		dst = appendCRC(dst, crc)
 		dst = append(dst, `","crc_ok":`...)
-		dst = strconv.AppendBool(dst, crcMatches(raw, crc))
+		dst = strconv.AppendBool(dst, t.CRCOK())
 	} else {
 		dst = append(dst, `null,"crc_ok":null`...)
 	}
@@ -201,38 +203,120 @@ func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
 	return append(dst, '}')
 }
 
-// readingIndex returns the index of the object's value, its last number
-// (timestamps are not numbers), as dsmr's Object.Decimal takes it; -1 when
-// it has none.
-func readingIndex(o *dsmr.Object) int {
-	for k := len(o.Values) - 1; k >= 0; k-- {
-		if o.Values[k].Kind() == dsmr.KindNumber {
-			return k
+// isReading reports whether number k of o is the object's value, its last
+// number (timestamps are not numbers), as dsmr's Object.Decimal takes it.
+func isReading(o *dsmr.Object, k int) bool {
+	for _, v := range o.Values[k+1:] {
+		if v.Kind() == dsmr.KindNumber {
+			return false
 		}
 	}
-	return -1
+	return true
 }
 
 func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, tc *timeCache) []byte {
-	info, known := dsmr.Lookup(o.OBIS)
-	dst = append(dst, `{"obis":"`...)
-	dst = appendOBIS(dst, o.OBIS)
-	dst = append(dst, `","name":`...)
-	if known && info.Name != "" {
-		dst = appendString(dst, info.Name)
+	var isText bool
+	if h := headOf(o.OBIS); h != nil {
+		dst = append(dst, h.json...)
+		isText = h.text
 	} else {
-		dst = append(dst, "null"...)
+		info, known := dsmr.Lookup(o.OBIS)
+		name := ""
+		if known {
+			name = info.Name
+		}
+		dst = appendHead(dst, o.OBIS, name)
+		isText = info.Text
 	}
-	dst = append(dst, `,"values":[`...)
 	for k, v := range o.Values {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
-		// info.Text says whether the object is text, as dsmr's
-		// Lookup does; TestAppendJSONText holds the two together.
-		dst = appendValue(dst, v, info.Text, t, o, k, tc)
+		// isText says whether the object is text, as dsmr's Lookup
+		// does; TestAppendJSONText holds the two together.
+		dst = appendValue(dst, v, isText, t, o, k, tc)
 	}
 	return append(dst, "]}"...)
+}
+
+// appendHead writes what comes before an object's values: its code and
+// its name ("" for null).
+func appendHead(dst []byte, c dsmr.OBIS, name string) []byte {
+	dst = append(dst, `{"obis":"`...)
+	dst = appendOBIS(dst, c)
+	dst = append(dst, `","name":`...)
+	if name != "" {
+		dst = appendString(dst, name)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, `,"values":[`...)
+}
+
+// objectHead is what AppendJSON writes of an object before its values,
+// `{"obis":"1-0:1.8.0","name":"Active energy import","values":[`, and
+// whether the object holds text: all that depends on its code alone.
+type objectHead struct {
+	code uint64 // packOBIS
+	json []byte
+	text bool
+}
+
+// heads holds the objectHead of the codes the catalogue knows, each made
+// at its first use: a hash table with linear probing whose slots are
+// filled once and never changed, so that AppendJSON reads it from any
+// goroutine without a lock. maxHeads bounds what it holds (the catalogue
+// knows some 200 codes, and an electricity code under any of 255
+// measurement channels): past it, and for the codes the catalogue does not
+// know, the head is written out each time.
+var (
+	heads     [headSlots]atomic.Pointer[objectHead]
+	headCount atomic.Int32
+)
+
+const (
+	headSlots = 4096 // a power of two
+	maxHeads  = headSlots / 4
+	maxProbes = 16
+)
+
+func packOBIS(c dsmr.OBIS) uint64 {
+	return uint64(c.A)<<32 | uint64(c.B)<<24 | uint64(c.C)<<16 | uint64(c.D)<<8 | uint64(c.E)
+}
+
+// headOf returns the objectHead of c; nil when the catalogue does not know
+// c, or heads is full.
+func headOf(c dsmr.OBIS) *objectHead {
+	key := packOBIS(c)
+	start := (key * 0x9E3779B97F4A7C15) >> (64 - 12)
+	i := start
+	for range maxProbes {
+		h := heads[i].Load()
+		if h == nil {
+			break
+		}
+		if h.code == key {
+			return h
+		}
+		i = (i + 1) & (headSlots - 1)
+	}
+	info, known := dsmr.Lookup(c)
+	if !known || headCount.Load() >= maxHeads {
+		return nil
+	}
+	h := &objectHead{code: key, json: appendHead(nil, c, info.Name), text: info.Text}
+	i = start
+	for range maxProbes {
+		if heads[i].CompareAndSwap(nil, h) {
+			headCount.Add(1)
+			return h
+		}
+		if other := heads[i].Load(); other.code == key {
+			return other // another goroutine was first
+		}
+		i = (i + 1) & (headSlots - 1)
+	}
+	return nil
 }
 
 // appendOBIS writes c as A-B:C.D.E, like OBIS.AppendText, from a table.
@@ -261,6 +345,9 @@ var decimal = func() (t [256]string) {
 type timeCache struct {
 	raw  []byte // the value's text, nil when the telegram has no time
 	text []byte // its RFC 3339 form, where it was written in the output
+	// The same for the meter id of equipment_id, decoded and escaped,
+	// which the object it comes from writes again as its text.
+	idRaw, idText []byte
 }
 
 // appendValue writes group k of object o: raw, then its interpretation.
@@ -273,34 +360,48 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsm
 	raw := v.Bytes()
 	dst = append(dst, `{"raw":`...)
 	dst = appendString(dst, raw)
+	// Timestamps, placeholders included, are 12 or 13 bytes long (see
+	// dsmr.KindTime): other values are not asked.
+	maybeTime := len(raw) == 12 || len(raw) == 13
 	switch {
 	case len(raw) == 0:
 	case isText:
-		dst = appendText(dst, v)
-	case v.IsPlaceholder():
-		dst = append(dst, `,"time":null`...)
-	default:
-		if tc.raw != nil && string(raw) == string(tc.raw) {
-			dst = append(dst, `,"time":"`...)
-			dst = append(dst, tc.text...)
+		if tc.idRaw != nil && string(raw) == string(tc.idRaw) {
+			dst = append(dst, `,"text":"`...)
+			dst = append(dst, tc.idText...)
 			dst = append(dst, '"')
 			break
 		}
-		if tm, ok := v.Time(t.Location); ok {
-			dst = append(dst, `,"time":"`...)
-			dst = tm.AppendFormat(dst, time.RFC3339)
-			dst = append(dst, '"')
-			break
+		dst = appendText(dst, v)
+	case maybeTime && v.IsPlaceholder():
+		dst = append(dst, `,"time":null`...)
+	default:
+		if maybeTime {
+			if tc.raw != nil && string(raw) == string(tc.raw) {
+				dst = append(dst, `,"time":"`...)
+				dst = append(dst, tc.text...)
+				dst = append(dst, '"')
+				break
+			}
+			n := len(dst)
+			if out, ok := v.AppendTime(append(dst, `,"time":"`...), t.Location); ok {
+				dst = append(out, '"')
+				break
+			}
+			dst = dst[:n]
 		}
 		if d, unit, ok := v.Decimal(); ok {
 			dst = append(dst, `,"number":`...)
 			dst, _ = d.AppendText(dst)
-			if unit == "" && k == readingIndex(o) {
+			if unit == "" && isReading(o, k) {
 				unit = t.Unit(o)
 			}
 			if unit != "" {
-				dst = append(dst, `,"unit":`...)
-				dst = appendString(dst, unit)
+				// Units are letters and digits (dsmr checks what
+				// the meter sends): nothing to escape.
+				dst = append(dst, `,"unit":"`...)
+				dst = append(dst, unit...)
+				dst = append(dst, '"')
 			}
 		}
 	}
@@ -327,25 +428,26 @@ var codeTime = dsmr.MustParseOBIS("0-0:1.0.0")
 // appendTimestamp writes the telegram's time, and keeps it in tc for the
 // object it comes from.
 func appendTimestamp(dst []byte, t *dsmr.Telegram, tc *timeCache) []byte {
-	tm, ok := t.Time()
-	if !ok {
+	// As Telegram.Time does.
+	o := t.Find(codeTime)
+	if o == nil || len(o.Values) == 0 {
 		return append(dst, "null"...)
 	}
-	dst = append(dst, '"')
-	start := len(dst)
-	dst = tm.AppendFormat(dst, time.RFC3339)
+	start := len(dst) + 1
+	dst, ok := o.Values[0].AppendTime(append(dst, '"'), t.Location)
+	if !ok {
+		return append(dst[:start-1], "null"...)
+	}
 	// Later appends leave these bytes as they are, in this array or in
 	// a copy.
 	tc.text = dst[start:len(dst):len(dst)]
-	if o := t.Find(codeTime); o != nil && len(o.Values) > 0 {
-		tc.raw = o.Values[0].Bytes()
-	}
+	tc.raw = o.Values[0].Bytes()
 	return append(dst, '"')
 }
 
 // appendEquipmentID writes the meter id like Telegram.MeterID, without
 // making a string of it.
-func appendEquipmentID(dst []byte, t *dsmr.Telegram) []byte {
+func appendEquipmentID(dst []byte, t *dsmr.Telegram, tc *timeCache) []byte {
 	v, ok := t.MeterIDValue()
 	if !ok {
 		return append(dst, "null"...)
@@ -356,6 +458,9 @@ func appendEquipmentID(dst []byte, t *dsmr.Telegram) []byte {
 		return appendString(dst[:start], v.Bytes())
 	}
 	dst = escapeText(dst, start+1)
+	// Kept for the object it comes from, as appendTimestamp keeps the
+	// time.
+	tc.idRaw, tc.idText = v.Bytes(), dst[start+1:len(dst):len(dst)]
 	return append(dst, '"')
 }
 
@@ -372,16 +477,6 @@ func headerOf(raw []byte) []byte {
 	return raw[1:]
 }
 
-// crcMatches reports whether crc is the checksum of raw up to its last '!'.
-func crcMatches(raw []byte, crc uint16) bool {
-	for i := len(raw) - 1; i >= 0; i-- {
-		if raw[i] == '!' {
-			return dsmr.Checksum(raw[:i+1]) == crc
-		}
-	}
-	return false
-}
-
 const hexDigits = "0123456789ABCDEF"
 
 func appendHexUpper(dst, b []byte) []byte {
@@ -396,19 +491,53 @@ func appendCRC(dst []byte, crc uint16) []byte {
 }
 
 // appendString appends s as a JSON string. Runs of bytes that need no
-// escaping, nearly all of a telegram, are copied in one go.
+// escaping, nearly all of a telegram, are found eight bytes at a time and
+// copied in one go.
 func appendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if !safeByte[s[i]] {
-			dst = append(dst, s[start:i]...)
-			dst = appendStringByte(dst, s[i])
-			start = i + 1
+	start, i := 0, 0
+	for {
+		for i+8 <= len(s) {
+			w := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+			if m := unsafeBytes(w); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
 		}
+		for i < len(s) && safeByte[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
+		dst = append(dst, s[start:i]...)
+		dst = appendStringByte(dst, s[i])
+		i++
+		start = i
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// SWAR ("SIMD within a register") constants: a byte repeated eight times.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// unsafeBytes returns, in the high bit of each byte, which bytes of the
+// eight in w need escaping in a JSON string (control characters, '"',
+// '\\', 0x7F and above); a set bit may be wrong only above the lowest
+// one, which is always right.
+func unsafeBytes(w uint64) uint64 {
+	q := w ^ '"'*ones
+	b := w ^ '\\'*ones
+	below := (w - 0x20*ones) &^ w // below 0x20
+	quote := (q - ones) &^ q
+	backslash := (b - ones) &^ b
+	above := (w + ones) | w // 0x7F and above
+	return (below | quote | backslash | above) & highs
 }
 
 // safeByte tells the bytes that go into a JSON string as they are.

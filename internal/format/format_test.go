@@ -2,9 +2,12 @@ package format
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,6 +241,36 @@ func boolStr(b *bool) string {
 	return "false"
 }
 
+// TestAppendString puts every byte at every place of a string longer than
+// the eight bytes appendString checks at once, beside a byte-by-byte
+// reference.
+func TestAppendString(t *testing.T) {
+	ref := func(s []byte) []byte {
+		out := []byte{'"'}
+		for _, c := range s {
+			out = appendStringByte(out, c)
+		}
+		return append(out, '"')
+	}
+	base := []byte("Active energy import, tariff 1")
+	for c := range 256 {
+		for at := range len(base) {
+			s := bytes.Clone(base)
+			s[at] = byte(c)
+			if at+9 < len(s) {
+				s[at+9] = byte(255 - c)
+			}
+			got, want := appendString([]byte("x"), s), append([]byte("x"), ref(s)...)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+			}
+			if got := appendString([]byte("x"), string(s)); !bytes.Equal(got, want) {
+				t.Fatalf("appendString(string %q) = %s, want %s", s, got, want)
+			}
+		}
+	}
+}
+
 func TestWriter(t *testing.T) {
 	tg := parse(t, "smarty-2018.txt")
 	tests := []struct {
@@ -396,6 +429,84 @@ func BenchmarkAppendJSON(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkJSONOutput is -format json on the real capture: the 647-byte
+// frame read by a smarty.Reader (framing, decryption, parse) and written as
+// a JSON line by a Writer, beside the bare cipher.AEAD.Open of the same
+// frame, the baseline, and the Reader alone.
+//
+//	go test -run '^$' -bench JSONOutput -count 6 ./internal/format
+func BenchmarkJSONOutput(b *testing.B) {
+	frame, err := os.ReadFile("../../testdata/smarty-2018.bin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyText, err := os.ReadFile("../../testdata/smarty-2018.key")
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := smarty.ParseKey(string(keyText))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("baseline-gcm-open", func(b *testing.B) {
+		block, err := aes.NewCipher(key[:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		aead, err := cipher.NewGCMWithTagSize(block, 12)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// DB 08 title(8) 82 HH LL 30 counter(4) ciphertext tag(12)
+		nonce := append(bytes.Clone(frame[2:10]), frame[14:18]...)
+		aad := append([]byte{0x30}, smarty.LuxembourgAuthKey[:]...)
+		dst := make([]byte, 0, len(frame))
+		b.SetBytes(int64(len(frame)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := aead.Open(dst[:0], nonce, frame[18:], aad); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, out := range []string{"reader", "reader+json"} {
+		b.Run(out, func(b *testing.B) {
+			r := smarty.NewReader(&repeatReader{data: frame}, smarty.NewCipher(key, smarty.LuxembourgAuthKey))
+			w := NewWriter(io.Discard, JSON)
+			b.SetBytes(int64(len(frame)))
+			b.ReportAllocs()
+			for b.Loop() {
+				m, err := r.Next()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if out == "reader+json" {
+					if err := w.WriteMessage(m); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// repeatReader reads data over and over, as a meter sends frame after
+// frame.
+type repeatReader struct {
+	data []byte
+	off  int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.data[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.data)
+	}
+	return n, nil
 }
 
 // TestAppendMessage decrypts the real capture with the smarty library and

@@ -91,16 +91,23 @@ func (t *Telegram) float(code OBIS, unit string) (float64, bool) {
 // group, timestamps skipped, so that for (capture time)(value) it is the
 // value; -1 when it has none.
 func (o *Object) reading() int {
+	k, _, _ := o.value()
+	return k
+}
+
+// value is reading with the number and the unit sent with it, so that
+// the group is parsed once.
+func (o *Object) value() (k int, d Decimal, unit []byte) {
 	for k := len(o.Values) - 1; k >= 0; k-- {
 		v := o.Values[k]
 		if isTimestamp(v.raw) {
 			continue
 		}
-		if _, _, ok := parseNumber(v.raw); ok {
-			return k
+		if d, u, ok := parseNumber(v.raw); ok {
+			return k, d, u
 		}
 	}
-	return -1
+	return -1, Decimal{}, nil
 }
 
 // Decimal returns the object's value (its last numeric group, timestamps
@@ -112,12 +119,11 @@ func (o *Object) reading() int {
 // else "". [Telegram.Unit] knows more: the device type of an M-Bus
 // channel.
 func (o *Object) Decimal() (d Decimal, unit string, ok bool) {
-	k := o.reading()
+	k, d, u := o.value()
 	if k < 0 {
 		return Decimal{}, "", false
 	}
-	d, unit, _ = o.Values[k].Decimal()
-	if unit == "" {
+	if unit = internUnit(u); unit == "" {
 		unit = o.defaultUnit()
 	}
 	return d, unit, true

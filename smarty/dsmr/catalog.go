@@ -163,24 +163,71 @@ var entries = []entry{
 
 var catalogue = buildCatalogue()
 
-// buildCatalogue makes the map Lookup reads, with one key per channel for
-// the per-channel codes, so that a lookup is one map access and allocates
-// nothing.
-func buildCatalogue() map[OBIS]Info {
-	m := make(map[OBIS]Info, len(entries)+3*8)
+// table is the catalogue as Lookup reads it: an open-addressing hash table
+// of packed codes, with one entry per channel for the per-channel codes, so
+// that a lookup is a multiplication and a probe or two, and allocates
+// nothing. The JSON output looks up every object of every telegram.
+type table struct {
+	keys  [tableSize]uint64 // packed code + 1 (see pack); 0 is a free slot
+	index [tableSize]uint16 // into infos
+	infos []Info
+}
+
+// tableSize is a power of two, at least twice the codes the catalogue
+// holds (TestCatalogueTable checks it).
+const tableSize = 512
+
+// pack returns o as one number, A in bits 32 to 39 and E in bits 0 to 7,
+// plus one, so that no code packs to 0.
+func pack(o OBIS) uint64 {
+	return (uint64(o.A)<<32 | uint64(o.B)<<24 | uint64(o.C)<<16 | uint64(o.D)<<8 | uint64(o.E)) + 1
+}
+
+func slot(key uint64) uint64 { return (key * 0x9E3779B97F4A7C15) >> (64 - 9) }
+
+func (t *table) add(o OBIS, info Info) {
+	key := pack(o)
+	for i := slot(key); ; i = (i + 1) % tableSize {
+		if t.keys[i] == 0 || t.keys[i] == key {
+			t.keys[i], t.index[i] = key, uint16(len(t.infos))
+			t.infos = append(t.infos, info)
+			return
+		}
+	}
+}
+
+func (t *table) get(o OBIS) (*Info, bool) {
+	key := pack(o)
+	for i := slot(key); ; i = (i + 1) % tableSize {
+		switch t.keys[i] {
+		case key:
+			return &t.infos[t.index[i]], true
+		case 0:
+			return nil, false
+		}
+	}
+}
+
+// buildCatalogue makes the table Lookup reads, with one key per channel
+// for the per-channel codes.
+func buildCatalogue() *table {
+	t := new(table)
 	for _, e := range entries {
 		if e.code[2] != 'n' {
-			m[MustParseOBIS(e.code)] = e.info
+			t.add(MustParseOBIS(e.code), e.info)
 			continue
 		}
 		for ch := 1; ch <= 4; ch++ {
 			code := e.code[:2] + string(rune('0'+ch)) + e.code[3:]
 			info := e.info
 			info.ID = "mbus" + string(rune('0'+ch)) + "_" + info.ID
-			m[MustParseOBIS(code)] = info
+			t.add(MustParseOBIS(code), info)
 		}
 	}
-	return m
+	if 2*len(t.infos) > tableSize {
+		panic("dsmr: the catalogue outgrew its table")
+	}
+	return t
 }
 
 // Lookup returns what the catalogue knows of a code. Per-channel codes
@@ -189,9 +236,12 @@ func buildCatalogue() map[OBIS]Info {
 // (A = 1) that the catalogue does not know under its measurement channel B
 // is looked up under channel 0: 1-1:1.8.0 is 1-0:1.8.0.
 func Lookup(o OBIS) (Info, bool) {
-	info, ok := catalogue[o]
+	info, ok := catalogue.get(o)
 	if !ok && o.A == 1 && o.B != 0 {
-		info, ok = catalogue[o.withChannel(0)]
+		info, ok = catalogue.get(o.withChannel(0))
 	}
-	return info, ok
+	if !ok {
+		return Info{}, false
+	}
+	return *info, true
 }

@@ -153,6 +153,9 @@ func TestParseTable(t *testing.T) {
 			} else if tc.crc != -1 && !ok {
 				t.Errorf("CRC() = none")
 			}
+			if _, has := tg.CRC(); tg.CRCOK() != (has && err == nil) {
+				t.Errorf("CRCOK() = %v with CRC() present %v and error %v", tg.CRCOK(), has, err)
+			}
 			for _, o := range tg.Objects() {
 				if len(o.Values) == 0 {
 					t.Errorf("object %v has no values", o.OBIS)
@@ -246,8 +249,8 @@ func TestCRCError(t *testing.T) {
 		t.Errorf("error = %q, want it to start with %q", err, want)
 	}
 	// The content stays readable.
-	if crc, ok := tg.CRC(); !ok || crc != 0xCFDF {
-		t.Errorf("CRC() = %04X, %v; want CFDF, true", crc, ok)
+	if crc, ok := tg.CRC(); !ok || crc != 0xCFDF || tg.CRCOK() {
+		t.Errorf("CRC() = %04X, %v, CRCOK() = %v; want CFDF, true, false", crc, ok, tg.CRCOK())
 	}
 	if got := tg.MeterID(); got != "SAG1030700114004" {
 		t.Errorf("MeterID() = %q", got)
@@ -267,8 +270,8 @@ func TestReal2018(t *testing.T) {
 	if got := tg.Header(); got != `Lux5\253663629_D` {
 		t.Errorf("Header() = %q", got)
 	}
-	if crc, ok := tg.CRC(); !ok || crc != 0xCFDE {
-		t.Errorf("CRC() = %04X, %v", crc, ok)
+	if crc, ok := tg.CRC(); !ok || crc != 0xCFDE || !tg.CRCOK() {
+		t.Errorf("CRC() = %04X, %v, CRCOK() = %v", crc, ok, tg.CRCOK())
 	}
 	if got := Checksum(data[:bytes.IndexByte(data, '!')+1]); got != 0xCFDE {
 		t.Errorf("Checksum = %04X, want CFDE", got)
@@ -658,7 +661,18 @@ func TestLookup(t *testing.T) {
 	// is unique but for the codes that carry the same quantity (M-Bus
 	// readings and device ids in their DSMR variants).
 	seen := map[string]OBIS{}
-	for code, info := range catalogue {
+	n := 0
+	for i, key := range catalogue.keys {
+		if key == 0 {
+			continue
+		}
+		n++
+		key--
+		code := OBIS{uint8(key >> 32), uint8(key >> 24), uint8(key >> 16), uint8(key >> 8), uint8(key)}
+		info := catalogue.infos[catalogue.index[i]]
+		if got, ok := Lookup(code); !ok || got != info {
+			t.Errorf("Lookup(%v) = %+v, %v; the table holds %+v", code, got, ok, info)
+		}
 		if strings.Trim(info.ID, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
 			t.Errorf("%v: ID %q", code, info.ID)
 		}
@@ -667,6 +681,9 @@ func TestLookup(t *testing.T) {
 			t.Errorf("ID %q used by %v and %v", info.ID, prev, code)
 		}
 		seen[info.ID] = code
+	}
+	if n != len(catalogue.infos) || 2*n > tableSize {
+		t.Errorf("%d codes in the table, %d infos, %d slots", n, len(catalogue.infos), tableSize)
 	}
 	if n := testing.AllocsPerRun(100, func() { _, _ = Lookup(OBIS{0, 3, 24, 2, 1}) }); n != 0 {
 		t.Errorf("Lookup allocates %v times", n)

@@ -280,6 +280,9 @@ func TestLineErrors(t *testing.T) {
 			if n := len(tg.Objects()); n != tc.objects {
 				t.Errorf("%d objects, want %d", n, tc.objects)
 			}
+			if tg.CRCOK() != (err == nil) {
+				t.Errorf("CRCOK() = %v with error %v: the lines left out must not spoil it", tg.CRCOK(), err)
+			}
 			got := tg.LineErrors()
 			if len(got) != len(tc.skipped) {
 				t.Fatalf("LineErrors() = %+v, want %+v", got, tc.skipped)
@@ -321,5 +324,103 @@ func TestLineErrorsLinear(t *testing.T) {
 	}
 	if last := tg.LineErrors()[59999]; last.Line != 60002 || last.Text != "x" {
 		t.Errorf("last line error %+v", last)
+	}
+}
+
+// refWallTime is the rule of Value.Time asked of the time package at
+// every step, as the package did before it cached the zone's offsets per
+// year: TestZoneCache holds the two together.
+func refWallTime(year int, month time.Month, day, hour, min, sec int, letter byte, loc *time.Location) time.Time {
+	naive := time.Date(year, month, day, hour, min, sec, 0, time.UTC)
+	_, before := naive.Add(-24 * time.Hour).In(loc).Zone()
+	_, after := naive.Add(24 * time.Hour).In(loc).Zone()
+	at := func(off int) (time.Time, bool) {
+		t := naive.Add(-time.Duration(off) * time.Second)
+		_, o := t.In(loc).Zone()
+		return t, o == off
+	}
+	tb, okBefore := at(before)
+	if before == after {
+		return tb.In(loc)
+	}
+	ta, okAfter := at(after)
+	switch {
+	case okBefore && okAfter:
+		first, second := tb, ta
+		if second.Before(first) {
+			first, second = second, first
+		}
+		if letter == 'W' {
+			return second.In(loc)
+		}
+		return first.In(loc)
+	case okAfter:
+		return ta.In(loc)
+	}
+	return tb.In(loc)
+}
+
+// TestZoneCache checks Value.Time and Value.AppendTime, which read the
+// zone's offsets from a cache per year, against the time package asked
+// directly: every 10 minutes of the nights around each change of the
+// clocks and every 7 hours of the years between, with S, W and no
+// letter, in zones with summer time in the north and the south, without
+// it, and with a half-hour offset.
+func TestZoneCache(t *testing.T) {
+	var locs []*time.Location
+	for _, name := range []string{"", "Europe/Dublin", "Europe/Stockholm", "Australia/Sydney", "America/Santiago", "Asia/Kolkata", "UTC"} {
+		loc, err := LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		locs = append(locs, loc)
+	}
+	years := []int{2001, 2020, 2024, 2025, 2069}
+	if testing.Short() {
+		years = years[1:3]
+	}
+	check := func(loc *time.Location, wall time.Time, letter byte) {
+		t.Helper()
+		raw := wall.Format("060102150405")
+		if letter != 0 {
+			raw += string(letter)
+		}
+		v := val(raw)
+		want := refWallTime(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), letter, loc)
+		got, ok := v.Time(loc)
+		if !ok || !got.Equal(want) || got.Location() != loc {
+			t.Fatalf("%s in %s: Time = %v, %v; want %v", raw, loc, got, ok, want)
+		}
+		text, ok := v.AppendTime([]byte("x"), loc)
+		if w := want.AppendFormat([]byte("x"), time.RFC3339); !ok || string(text) != string(w) {
+			t.Fatalf("%s in %s: AppendTime = %q, %v; want %q", raw, loc, text, ok, w)
+		}
+	}
+	for _, loc := range locs {
+		for _, y := range years {
+			for wall := time.Date(y, 1, 1, 0, 3, 7, 0, time.UTC); wall.Year() == y; wall = wall.Add(7 * time.Hour) {
+				check(loc, wall, 'S')
+			}
+			// The nights around each change: where the offset a day
+			// earlier differs.
+			for day := time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC); day.Year() == y; day = day.AddDate(0, 0, 1) {
+				_, a := day.Add(-12 * time.Hour).In(loc).Zone()
+				_, b := day.Add(36 * time.Hour).In(loc).Zone()
+				if a == b {
+					continue
+				}
+				for wall := day.Add(-2 * time.Hour); wall.Before(day.Add(30 * time.Hour)); wall = wall.Add(10 * time.Minute) {
+					for _, letter := range []byte{0, 'S', 'W'} {
+						check(loc, wall, letter)
+					}
+				}
+			}
+		}
+	}
+	if _, ok := val("000101010000W").AppendTime(nil, nil); ok {
+		t.Errorf("AppendTime of a placeholder succeeded")
+	}
+	if _, ok := val("6.695*kWh").AppendTime(nil, nil); ok {
+		t.Errorf("AppendTime of a number succeeded")
 	}
 }

@@ -35,6 +35,7 @@ type Telegram struct {
 	recs       []objRec // scratch for parse
 	crc        uint16
 	hasCRC     bool
+	crcOK      bool        // crc matches the content
 	skipped    []LineError // lines left out of a telegram its CRC vouches for
 	// lineAt and lineNo are a line start and its number, where errorf
 	// may start counting lines.
@@ -170,7 +171,7 @@ func (t *Telegram) reset() {
 	t.objects = t.objects[:0]
 	t.values = t.values[:0]
 	t.recs = t.recs[:0]
-	t.hasCRC = false
+	t.hasCRC, t.crcOK = false, false
 	t.crc = 0
 	t.skipped = t.skipped[:0]
 	t.lineAt, t.lineNo = 0, 1
@@ -640,6 +641,7 @@ func (t *Telegram) parseEnd(i int) error {
 	if got := Checksum(b[:i+1]); got != crc {
 		return &CRCError{Sent: crc, Computed: got}
 	}
+	t.crcOK = true
 	return nil
 }
 
@@ -685,6 +687,11 @@ func (t *Telegram) Bytes() []byte { return t.raw[:len(t.raw):len(t.raw)] }
 // (DSMR 2.2 and 3 telegrams have none). A telegram whose checksum does not
 // match its content comes only with a *CRCError.
 func (t *Telegram) CRC() (crc uint16, ok bool) { return t.crc, t.hasCRC }
+
+// CRCOK reports whether the telegram has a checksum (see [Telegram.CRC])
+// and it matches the content: false for a telegram without one, and for a
+// telegram parsed with a *CRCError.
+func (t *Telegram) CRCOK() bool { return t.crcOK }
 
 // Clone returns a deep copy of t that stays valid when t is parsed into
 // again.

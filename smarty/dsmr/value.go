@@ -106,13 +106,36 @@ func (v Value) Time(loc *time.Location) (t time.Time, ok bool) {
 	if loc == nil {
 		loc = luxembourg
 	}
+	u, _ := v.unix(loc)
+	return time.Unix(u, 0).In(loc), true
+}
+
+// AppendTime appends the instant [Value.Time] gives, as
+// [time.Time.AppendFormat] with [time.RFC3339] writes it
+// ("2018-01-30T10:21:22+01:00"), for a caller that builds output without
+// making a [time.Time]. When Time's ok would be false it returns b
+// unchanged and false. It allocates only when b has no room.
+func (v Value) AppendTime(b []byte, loc *time.Location) ([]byte, bool) {
+	if timestampForm(v.raw) != validTimestamp {
+		return b, false
+	}
+	if loc == nil {
+		loc = luxembourg
+	}
+	u, off := v.unix(loc)
+	return appendRFC3339(b, u, off), true
+}
+
+// unix returns the Unix time of a valid timestamp and the offset in force
+// then.
+func (v Value) unix(loc *time.Location) (int64, int) {
 	b := v.raw
 	two := func(i int) int { return int(b[i]-'0')*10 + int(b[i+1]-'0') }
 	var letter byte
 	if len(b) == 13 {
 		letter = b[12]
 	}
-	return wallTime(2000+two(0), time.Month(two(2)), two(4), two(6), two(8), two(10), letter, loc), true
+	return wallUnix(2000+two(0), time.Month(two(2)), two(4), two(6), two(8), two(10), letter, loc)
 }
 
 // IsPlaceholder reports whether the value is a timestamp that stands for
@@ -267,36 +290,47 @@ func (d Decimal) MarshalJSON() ([]byte, error) { return d.AppendText(nil) }
 func parseNumber(b []byte) (d Decimal, unit []byte, ok bool) {
 	i := 0
 	neg := false
-	if i < len(b) && (b[i] == '-' || b[i] == '+') {
-		neg = b[i] == '-'
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		i = 1
+	}
+	first := i
+	for i < len(b) && b[i] == '0' {
 		i++
 	}
 	var coef int64
-	digits, significant, scale := 0, 0, 0
-	seenDot := false
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c >= '0' && c <= '9' {
-			coef = coef*10 + int64(c-'0')
-			digits++
-			if coef != 0 {
-				significant++
-			}
-			if seenDot {
-				scale++
-			}
-			if significant > 18 || scale > 18 {
-				return Decimal{}, nil, false
-			}
-			continue
-		}
-		if c == '.' && !seenDot {
-			seenDot = true
-			continue
-		}
-		break
+	nonzero := i // the first significant digit, if any, is here
+	for i < len(b) && b[i]-'0' <= 9 {
+		coef = coef*10 + int64(b[i]-'0')
+		i++
 	}
-	if digits == 0 || (seenDot && scale == 0) {
+	significant := i - nonzero
+	digits := i - first
+	scale := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		frac := i
+		for i < len(b) && b[i]-'0' <= 9 {
+			coef = coef*10 + int64(b[i]-'0')
+			i++
+		}
+		scale = i - frac
+		if scale == 0 {
+			return Decimal{}, nil, false
+		}
+		digits += scale
+		if significant == 0 { // zeros after the point do not count either
+			for frac < i && b[frac] == '0' {
+				frac++
+			}
+			significant = i - frac
+		} else {
+			significant += scale
+		}
+	}
+	// More than 18 significant digits could have overflowed coef: the
+	// number is refused before it is used.
+	if digits == 0 || significant > 18 || scale > 18 {
 		return Decimal{}, nil, false
 	}
 	if i < len(b) {
@@ -316,17 +350,45 @@ func parseNumber(b []byte) (d Decimal, unit []byte, ok bool) {
 	return Decimal{Coef: coef, Scale: uint8(scale)}, unit, true
 }
 
-// units holds the unit strings meters send, so that returning one does not
-// allocate.
-var units = [...]string{"kWh", "Wh", "kvarh", "kW", "W", "kvar", "kVA", "kVAh",
-	"V", "A", "m3", "GJ", "s", "h", "kVArh", "kVAr"}
-
-// knownUnit returns u as one of units, or "" when it is none of them.
+// knownUnit returns u as one of the unit strings meters send, so that
+// returning one does not allocate, or "" when it is none of them.
 func knownUnit(u []byte) string {
-	for _, s := range units {
-		if string(u) == s {
-			return s
-		}
+	if len(u) == 0 || len(u) > 5 || u[0] <= '9' {
+		return "" // the common case: a number
+	}
+	switch string(u) { // compiled to comparisons, without a conversion
+	case "kWh":
+		return "kWh"
+	case "Wh":
+		return "Wh"
+	case "kvarh":
+		return "kvarh"
+	case "kW":
+		return "kW"
+	case "W":
+		return "W"
+	case "kvar":
+		return "kvar"
+	case "kVA":
+		return "kVA"
+	case "kVAh":
+		return "kVAh"
+	case "V":
+		return "V"
+	case "A":
+		return "A"
+	case "m3":
+		return "m3"
+	case "GJ":
+		return "GJ"
+	case "s":
+		return "s"
+	case "h":
+		return "h"
+	case "kVArh":
+		return "kVArh"
+	case "kVAr":
+		return "kVAr"
 	}
 	return ""
 }
@@ -335,10 +397,8 @@ func internUnit(u []byte) string {
 	if len(u) == 0 {
 		return ""
 	}
-	for _, s := range units {
-		if string(u) == s {
-			return s
-		}
+	if s := knownUnit(u); s != "" {
+		return s
 	}
 	return string(u)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,33 +70,140 @@ func LoadLocation(name string) (*time.Location, error) {
 // pass, W for its second. A time in the hour skipped when the clocks go
 // forward is read with the offset in force before it.
 func wallTime(year int, month time.Month, day, hour, min, sec int, letter byte, loc *time.Location) time.Time {
-	naive := time.Date(year, month, day, hour, min, sec, 0, time.UTC)
+	u, _ := wallUnix(year, month, day, hour, min, sec, letter, loc)
+	return time.Unix(u, 0).In(loc)
+}
+
+// wallUnix is wallTime as Unix seconds, with the offset from UTC in force
+// at that instant. It asks loc nothing in the steady state: the offsets of
+// the year come from zoneOf's cache.
+func wallUnix(year int, month time.Month, day, hour, min, sec int, letter byte, loc *time.Location) (unix int64, offset int) {
+	naive := time.Date(year, month, day, hour, min, sec, 0, time.UTC).Unix()
+	z := zoneOf(loc, year)
 	// The offsets in force a day before and a day after: the clocks
 	// change at most once in between.
-	_, before := naive.Add(-24 * time.Hour).In(loc).Zone()
-	_, after := naive.Add(24 * time.Hour).In(loc).Zone()
-	at := func(off int) (time.Time, bool) {
-		t := naive.Add(-time.Duration(off) * time.Second)
-		_, o := t.In(loc).Zone()
-		return t, o == off
-	}
-	tb, okBefore := at(before)
+	before := z.offsetAt(naive - 86400)
+	after := z.offsetAt(naive + 86400)
+	tb := naive - int64(before)
 	if before == after {
-		return tb.In(loc)
+		return tb, before
 	}
-	ta, okAfter := at(after)
+	ta := naive - int64(after)
+	okBefore := z.offsetAt(tb) == before
+	okAfter := z.offsetAt(ta) == after
 	switch {
 	case okBefore && okAfter: // the repeated hour
-		first, second := tb, ta
-		if second.Before(first) {
-			first, second = second, first
+		first, second, offFirst, offSecond := tb, ta, before, after
+		if second < first {
+			first, second, offFirst, offSecond = second, first, offSecond, offFirst
 		}
 		if letter == 'W' {
-			return second.In(loc)
+			return second, offSecond
 		}
-		return first.In(loc)
+		return first, offFirst
 	case okAfter:
-		return ta.In(loc)
+		return ta, after
 	}
-	return tb.In(loc) // the offset before: also for the skipped hour
+	return tb, z.offsetAt(tb) // the offset before: also for the skipped hour
+}
+
+// zoneYear is what wallUnix needs of a zone for one year: the offsets in
+// force from a few days before the year to a few days after it, as
+// periods in order. A zone without a transition table (the built-in
+// DefaultZone is one) makes the time package parse its rule at every
+// question; a zoneYear asks it a few times per year and zone, once.
+type zoneYear struct {
+	loc     *time.Location
+	year    int
+	from    int64   // Unix seconds: the start of the span covered
+	to      int64   // its end
+	starts  []int64 // of each period; starts[0] == from
+	offsets []int   // in force in each period, seconds east of UTC
+}
+
+// spanMargin is how far before and after its year a zoneYear reaches:
+// more than a day and the largest offset.
+const spanMargin = 3 * 86400
+
+func newZoneYear(loc *time.Location, year int) *zoneYear {
+	z := &zoneYear{loc: loc, year: year,
+		from: time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC).Unix() - spanMargin,
+		to:   time.Date(year+1, 1, 1, 0, 0, 0, 0, time.UTC).Unix() + spanMargin}
+	offsetOf := func(u int64) int {
+		_, off := time.Unix(u, 0).In(loc).Zone()
+		return off
+	}
+	// A day at a time, and to the second where the offset changed in
+	// between: no zone changes its clocks twice in a day. (The time
+	// package's ZoneBounds would say where a period ends, but not
+	// reliably at the end of a year for a zone given by a rule.)
+	cur := offsetOf(z.from)
+	z.starts, z.offsets = append(z.starts, z.from), append(z.offsets, cur)
+	for prev := z.from; prev < z.to; {
+		next := min(prev+86400, z.to)
+		if off := offsetOf(next); off != cur {
+			lo, hi := prev, next // cur at lo, off at hi
+			for hi-lo > 1 {
+				if mid := lo + (hi-lo)/2; offsetOf(mid) == cur {
+					lo = mid
+				} else {
+					hi = mid
+				}
+			}
+			cur = offsetOf(hi)
+			z.starts, z.offsets = append(z.starts, hi), append(z.offsets, cur)
+		}
+		prev = next
+	}
+	return z
+}
+
+// offsetAt returns the offset in force at the Unix time u.
+func (z *zoneYear) offsetAt(u int64) int {
+	if u < z.from || u >= z.to {
+		_, off := time.Unix(u, 0).In(z.loc).Zone() // not reached from wallUnix
+		return off
+	}
+	k := len(z.starts) - 1
+	for k > 0 && z.starts[k] > u {
+		k--
+	}
+	return z.offsets[k]
+}
+
+// zoneCache holds the zoneYears last used, one slot per year modulo its
+// size, so that a program that reads one meter asks its zone nothing in
+// the steady state, from any number of goroutines.
+var zoneCache [4]atomic.Pointer[zoneYear]
+
+// zoneOf returns the zoneYear of loc and year.
+func zoneOf(loc *time.Location, year int) *zoneYear {
+	slot := &zoneCache[uint(year)%uint(len(zoneCache))]
+	if z := slot.Load(); z != nil && z.loc == loc && z.year == year {
+		return z
+	}
+	z := newZoneYear(loc, year)
+	slot.Store(z)
+	return z
+}
+
+// appendRFC3339 appends the Unix time u at the offset off as
+// [time.Time.AppendFormat] with [time.RFC3339] writes it, for years 0 to
+// 9999.
+func appendRFC3339(b []byte, u int64, off int) []byte {
+	t := time.Unix(u+int64(off), 0).UTC()
+	year, month, day := t.Date()
+	hour, min, sec := t.Clock()
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	b = append(b, byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T')
+	b = append(b, byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+min/10), byte('0'+min%10), ':', byte('0'+sec/10), byte('0'+sec%10))
+	if off == 0 {
+		return append(b, 'Z')
+	}
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	h, m := off/3600, off/60%60
+	return append(b, sign, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10))
 }
