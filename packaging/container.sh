@@ -13,7 +13,7 @@ rm -rf "$ctx"
 for target in amd64:linux_amd64_v1 arm64:linux_arm64_v8.0 armv6:linux_arm_6; do
 	dir=${target%%:*} suffix=${target#*:}
 	mkdir -p "$ctx/$dir"
-	for cmd in MQTTPublisher OnlineDecryption OfflineDecryption SmartySimulator; do
+	for cmd in MQTTPublisher OnlineDecryption OfflineDecryption SmartySimulator SmartyGateway; do
 		cp "dist/${cmd}_${suffix}/$cmd" "$ctx/$dir/"
 	done
 done

@@ -16,10 +16,10 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mqttpub"
 )
 
@@ -46,17 +46,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cli.Usagef("%w", err)
 	}
 	if mf.RemoveDiscovery() {
-		ctx, stop := context.WithCancel(ctx)
-		defer stop()
-		ro := mqttpub.NewRemoveOutput(cfg, stop)
-		err := flags.RunLive(ctx, c, cli.Logger(""), ro)
-		if errors.Is(err, mqttpub.ErrAuth) || errors.Is(err, mqttpub.ErrTLS) {
-			return cli.WithExitStatus(err, cli.ExitBroker)
-		}
-		if err == nil && ro.MeterID != "" {
-			fmt.Fprintf(stdout, "removed %d Home Assistant discovery configs of meter %s\n", len(ro.Removed), ro.MeterID)
-		}
-		return err
+		return brokerStatus(mqttpub.RunRemove(ctx, cfg, stdout, func(ctx context.Context, o live.Output) error {
+			return flags.RunLive(ctx, c, cli.Logger(""), o)
+		}))
 	}
 	pub, err := mqttpub.New(cfg)
 	if err != nil {
@@ -69,9 +61,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		testHook(pub)
 	}
 	// A service: a device that is not there yet is waited for.
-	err = flags.RunLive(ctx, c, cli.Logger(""), mqttpub.NewOutput(pub))
+	return brokerStatus(flags.RunLive(ctx, c, cli.Logger(""), mqttpub.NewOutput(pub)))
+}
+
+// brokerStatus gives a refusal of the broker, which a restart cannot fix,
+// its exit status.
+func brokerStatus(err error) error {
 	if errors.Is(err, mqttpub.ErrAuth) || errors.Is(err, mqttpub.ErrTLS) {
-		return cli.WithExitStatus(err, cli.ExitBroker) // a refusal a restart cannot fix
+		return cli.WithExitStatus(err, cli.ExitBroker)
 	}
 	return err
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/internal/httpapi"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mqttpub"
+	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
 )
 
@@ -51,6 +52,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	c, done, err := flags.Parse(fset, args, stdout, stderr)
 	if done || err != nil {
 		return err // -list has printed the ports, or the command line is wrong
+	}
+	if mf.RemoveDiscovery() {
+		return removeDiscovery(ctx, flags, c, mf, stdout)
 	}
 	if mf.Broker == "" && !df.Enabled() && !hf.Enabled() && !print.on {
 		return cli.Usagef("nothing to serve: give one or more of -mqttBroker URL, -dsmrListen HOST:PORT, -http HOST:PORT, -stdout text|json")
@@ -120,9 +124,29 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		testHook(feed, web)
 	}
 	// A service: a device that is not there yet is waited for.
-	err = flags.RunLive(ctx, c, log, outputs...)
+	return brokerStatus(flags.RunLive(ctx, c, log, outputs...))
+}
+
+// removeDiscovery is -haRemove: the meter's Home Assistant discovery
+// configs are removed from -mqttBroker, and nothing is served.
+func removeDiscovery(ctx context.Context, flags *cli.LiveFlags, c *smarty.Cipher, mf *mqttpub.Flags, stdout io.Writer) error {
+	if mf.Broker == "" {
+		return cli.Usagef("-haRemove needs -mqttBroker: the broker to remove the meter's discovery configs from")
+	}
+	cfg, err := mf.Config(cli.Logger("mqtt"))
+	if err != nil {
+		return cli.Usagef("%w", err)
+	}
+	return brokerStatus(mqttpub.RunRemove(ctx, cfg, stdout, func(ctx context.Context, o live.Output) error {
+		return flags.RunLive(ctx, c, cli.Logger(""), o)
+	}))
+}
+
+// brokerStatus gives a refusal of the broker, which a restart cannot fix,
+// its exit status.
+func brokerStatus(err error) error {
 	if errors.Is(err, mqttpub.ErrAuth) || errors.Is(err, mqttpub.ErrTLS) {
-		return cli.WithExitStatus(err, cli.ExitBroker) // a refusal a restart cannot fix
+		return cli.WithExitStatus(err, cli.ExitBroker)
 	}
 	return err
 }

@@ -178,6 +178,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-key", keyHex, "-device", "/dev/null", "-dsmrListen", ":0", "-dsmrAllow", "192.168.1/24"}, `-dsmrAllow "192.168.1/24": want networks such as 192.168.1.0/24`},
 		{[]string{"-key", keyHex, "-device", "/dev/null", "-http", "localhost"}, `-http "localhost": want host:port`},
 		{[]string{"-key", keyHex, "-device", "/dev/null", "-stdout", "xml"}, `invalid value "xml" for flag -stdout`},
+		{[]string{"-key", keyHex, "-device", "/dev/null", "-http", ":0", "-haRemove"}, "-haRemove needs -mqttBroker: the broker to remove the meter's discovery configs from"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tc.args, nil, &stdout, &stderr)
@@ -382,5 +383,43 @@ func TestSilentMeter(t *testing.T) {
 	}
 	if status := g.stop(t); status != 0 {
 		t.Errorf("exit status %d: %s", status, g.Stderr.Bytes())
+	}
+}
+
+// TestHARemove: the gateway publishes a meter's discovery configs, then
+// -haRemove removes them (Home Assistant forgets the meter's sensors),
+// serving nothing else, and says how many it removed.
+func TestHARemove(t *testing.T) {
+	device := startSimulator(t, 50*time.Millisecond)
+	b := mosquittotest.Start(t, mosquittotest.Config{})
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-count", "1"}, nil, io.Discard, &stderr)
+	if status := cli.Exit(&stderr, err); status != 0 {
+		t.Fatalf("publishing: status %d, %s", status, stderr.String())
+	}
+	configs := func() []string {
+		var out []string
+		for _, m := range mosquittotest.Subscribe(t, b.URL(), fmt.Sprint("late", time.Now().UnixNano()), "homeassistant/#", false).Barrier(t) {
+			if m.Retained && m.Payload != "" {
+				out = append(out, m.Topic)
+			}
+		}
+		return out
+	}
+	before := configs()
+	if len(before) < 10 {
+		t.Fatalf("%d discovery configs retained after publishing", len(before))
+	}
+	var stdout bytes.Buffer
+	stderr.Reset()
+	err = run(context.Background(), []string{"-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-http", "127.0.0.1:0", "-haRemove"}, nil, &stdout, &stderr)
+	if status := cli.Exit(&stderr, err); status != 0 {
+		t.Fatalf("-haRemove: status %d, %s", status, stderr.String())
+	}
+	if want := fmt.Sprintf("removed %d Home Assistant discovery configs of meter SAG", len(before)); !strings.HasPrefix(stdout.String(), want) || strings.Count(stdout.String(), "\n") != 1 {
+		t.Errorf("stdout %q; want one line starting %q", stdout.String(), want)
+	}
+	if after := configs(); len(after) != 0 {
+		t.Errorf("still retained after -haRemove: %v", after)
 	}
 }

@@ -26,7 +26,7 @@ type ZoneFlag struct {
 // AddZoneFlag adds -zone to fs.
 func AddZoneFlag(fs *flag.FlagSet) *ZoneFlag {
 	z := new(ZoneFlag)
-	fs.Var(z, "zone", "time `zone` of the meter's clock, such as Europe/Dublin; the calendar of the zone\ndecides the offset of the telegrams' times (default "+dsmr.DefaultZone+")")
+	fs.Var(z, "zone", "time `zone` of the meter's clock, such as Europe/Dublin; the calendar of the zone\ndecides the offset of the telegrams' times")
 	return z
 }
 

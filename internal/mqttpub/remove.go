@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -187,6 +188,22 @@ func (o *RemoveOutput) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
+}
+
+// RunRemove is -haRemove of a command: it reads the meter through run
+// (the command's live loop, which feeds the output it is given until its
+// context is done) with a RemoveOutput of cfg, and once the first
+// telegram's meter has had its discovery configs removed, says how many
+// on stdout. Its error is run's.
+func RunRemove(ctx context.Context, cfg Config, stdout io.Writer, run func(context.Context, live.Output) error) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ro := NewRemoveOutput(cfg, stop)
+	err := run(ctx, ro)
+	if err == nil && ro.MeterID != "" {
+		_, err = fmt.Fprintf(stdout, "removed %d Home Assistant discovery configs of meter %s\n", len(ro.Removed), ro.MeterID)
+	}
+	return err
 }
 
 // wait waits for tok, at most d or until ctx is done.
