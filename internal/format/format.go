@@ -358,8 +358,7 @@ type timeCache struct {
 // buffer, keep what they have.
 func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsmr.Object, k int, tc *timeCache) []byte {
 	raw := v.Bytes()
-	dst = append(dst, `{"raw":`...)
-	dst = appendString(dst, raw)
+	dst = appendRaw(append(dst, `{"raw":`...), raw)
 	// Timestamps, placeholders included, are 12 or 13 bytes long (see
 	// dsmr.KindTime): other values are not asked.
 	maybeTime := len(raw) == 12 || len(raw) == 13
@@ -390,22 +389,42 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsm
 			}
 			dst = dst[:n]
 		}
-		if d, unit, ok := v.Decimal(); ok {
-			dst = append(dst, `,"number":`...)
-			dst, _ = d.AppendText(dst)
-			if unit == "" && isReading(o, k) {
-				unit = t.Unit(o)
+		n := len(dst)
+		out, unit, ok := v.AppendNumber(append(dst, `,"number":`...)) // as Value.Decimal
+		if !ok {
+			dst = dst[:n]
+			break
+		}
+		dst = out
+		if len(unit) == 0 && isReading(o, k) {
+			// Telegram.Unit, for the value known to have none.
+			if u := t.DefaultUnit(o); u != "" {
+				unit = []byte(u) // does not escape: no allocation
 			}
-			if unit != "" {
-				// Units are letters and digits (dsmr checks what
-				// the meter sends): nothing to escape.
-				dst = append(dst, `,"unit":"`...)
-				dst = append(dst, unit...)
-				dst = append(dst, '"')
-			}
+		}
+		if len(unit) > 0 {
+			// Units are letters and digits (dsmr checks what the
+			// meter sends): nothing to escape.
+			dst = append(dst, `,"unit":"`...)
+			dst = append(dst, unit...)
+			dst = append(dst, '"')
 		}
 	}
 	return append(dst, '}')
+}
+
+// appendRaw appends a value's text as a JSON string. dsmr only takes
+// printable ASCII in a value, and a quote or backslash is rare: the text
+// is usually copied as it is.
+func appendRaw(dst, raw []byte) []byte {
+	for _, c := range raw {
+		if !safeByte[c] {
+			return appendString(dst, raw)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, raw...)
+	return append(dst, '"')
 }
 
 // appendText adds ,"text":"..." when v is hex that decodes to text, by
@@ -495,9 +514,9 @@ func appendCRC(dst []byte, crc uint16) []byte {
 // copied in one go.
 func appendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
-	start, i := 0, 0
+	start, i, n := 0, 0, len(s)
 	for {
-		for i+8 <= len(s) {
+		for i+8 <= n {
 			w := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
 			if m := unsafeBytes(w); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
@@ -505,10 +524,21 @@ func appendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 			}
 			i += 8
 		}
-		for i < len(s) && safeByte[s[i]] {
+		if i+8 > n && i < n && n >= 8 {
+			// The last eight bytes, overlapping some checked before:
+			// when the lowest flag is past i, the bytes up to it are
+			// safe. (Below i, it may be a byte escaped already.)
+			w := binary.LittleEndian.Uint64([]byte(s[n-8:]))
+			if m := unsafeBytes(w); m == 0 {
+				i = n
+			} else {
+				i = max(i, n-8+bits.TrailingZeros64(m)>>3)
+			}
+		}
+		for i < n && safeByte[s[i]] {
 			i++
 		}
-		if i == len(s) {
+		if i == n {
 			break
 		}
 		dst = append(dst, s[start:i]...)

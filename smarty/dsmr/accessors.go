@@ -135,7 +135,7 @@ func (o *Object) defaultUnit() string {
 			return u
 		}
 	}
-	if info, known := Lookup(o.OBIS); known {
+	if info, known := lookup(o.OBIS); known {
 		return info.Unit
 	}
 	return ""
@@ -148,8 +148,23 @@ func (o *Object) defaultUnit() string {
 // (0-n:24.1.0): m3 for gas (3) and water (7), GJ for heat (4). Counts,
 // states and identifiers have none: "".
 func (t *Telegram) Unit(o *Object) string {
-	_, unit, ok := o.Decimal()
-	if !ok || unit != "" || o.OBIS.A != 0 || o.OBIS.B < 1 || o.OBIS.B > 4 {
+	k, _, sent := o.value()
+	if k < 0 {
+		return ""
+	}
+	if unit := internUnit(sent); unit != "" {
+		return unit
+	}
+	return t.DefaultUnit(o)
+}
+
+// DefaultUnit returns the unit o's value has when the meter sent none
+// with it: [Telegram.Unit] without the unit sent, which it does not
+// parse. It is meant for a caller that has parsed the value already
+// ([Value.Decimal]) and found no unit; for an object without a number it
+// may say what its unit would be.
+func (t *Telegram) DefaultUnit(o *Object) string {
+	if unit := o.defaultUnit(); unit != "" || o.OBIS.A != 0 || o.OBIS.B < 1 || o.OBIS.B > 4 {
 		return unit
 	}
 	switch o.OBIS.withChannel(0) {

@@ -236,12 +236,17 @@ func buildCatalogue() *table {
 // (A = 1) that the catalogue does not know under its measurement channel B
 // is looked up under channel 0: 1-1:1.8.0 is 1-0:1.8.0.
 func Lookup(o OBIS) (Info, bool) {
+	if info, ok := lookup(o); ok {
+		return *info, true
+	}
+	return Info{}, false
+}
+
+// lookup is Lookup without the copy.
+func lookup(o OBIS) (*Info, bool) {
 	info, ok := catalogue.get(o)
 	if !ok && o.A == 1 && o.B != 0 {
 		info, ok = catalogue.get(o.withChannel(0))
 	}
-	if !ok {
-		return Info{}, false
-	}
-	return *info, true
+	return info, ok
 }

@@ -87,6 +87,77 @@ func (v Value) Decimal() (d Decimal, unit string, ok bool) {
 	return d, internUnit(u), true
 }
 
+// AppendNumber appends the number in the value to b as [Decimal.AppendText]
+// writes it (000006.695*kWh gives 6.695, -063*A gives -63), and returns
+// the unit sent with it, which aliases the value's text (nil when the
+// meter sent none). It reads the text once and makes no [Decimal], for a
+// caller that builds output. When the value is not a number, as
+// [Value.Decimal] decides, it returns b unchanged and false.
+func (v Value) AppendNumber(b []byte) (_ []byte, unit []byte, ok bool) {
+	raw := v.raw
+	i := 0
+	neg := false
+	if len(raw) > 0 && (raw[0] == '-' || raw[0] == '+') {
+		neg = raw[0] == '-'
+		i = 1
+	}
+	// The digits as parseNumber counts them.
+	first := i
+	for i < len(raw) && raw[i] == '0' {
+		i++
+	}
+	nonzero := i
+	for i < len(raw) && raw[i]-'0' <= 9 {
+		i++
+	}
+	intEnd := i
+	significant, digits, scale := intEnd-nonzero, intEnd-first, 0
+	if i < len(raw) && raw[i] == '.' {
+		i++
+		frac := i
+		for i < len(raw) && raw[i]-'0' <= 9 {
+			i++
+		}
+		if scale = i - frac; scale == 0 {
+			return b, nil, false
+		}
+		digits += scale
+		if significant == 0 {
+			for frac < i && raw[frac] == '0' {
+				frac++
+			}
+			significant = i - frac
+		} else {
+			significant += scale
+		}
+	}
+	end := i
+	if digits == 0 || significant > 18 || scale > 18 {
+		return b, nil, false
+	}
+	if i < len(raw) {
+		if raw[i] != '*' || i+1 == len(raw) {
+			return b, nil, false
+		}
+		unit = raw[i+1:]
+		for _, c := range unit {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return b, nil, false
+			}
+		}
+	}
+	// The text is the digits without their leading zeros, one zero kept
+	// before the point; a minus only for a number that is not zero.
+	if neg && significant > 0 {
+		b = append(b, '-')
+	}
+	if nonzero == intEnd {
+		b = append(b, '0')
+		return append(b, raw[intEnd:end]...), unit, true
+	}
+	return append(b, raw[nonzero:end]...), unit, true
+}
+
 // Time returns the instant a timestamp value denotes, read in the meter's
 // time zone loc (nil: [DefaultZone]; see [LoadLocation]). ok is false when
 // the value is not a timestamp, or is a placeholder that means "no time"

@@ -418,3 +418,31 @@ func TestOBIS(t *testing.T) {
 	}()
 	MustParseOBIS("1-0:1.8")
 }
+
+// FuzzAppendNumber holds Value.AppendNumber, which reads a number's text
+// once, to Value.Decimal and Decimal.AppendText.
+func FuzzAppendNumber(f *testing.F) {
+	for _, s := range []string{"000006.695*kWh", "-063*A", ".5", "5.", "0.000", "00.000", "+5", "-0.0", "-000",
+		"1.2.3", "0000000000000000000000001", "1234567890123456789", "123456789012345678", "0.1234567890123456789",
+		"-", ".", "*kWh", "5*", "5*k W", "00069", "0.0000000000000000001", "180130102122W", "2.5*m3", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v := Value{raw: []byte(s)}
+		d, unit, ok := v.Decimal()
+		got, sent, ok2 := v.AppendNumber([]byte("x"))
+		if ok != ok2 {
+			t.Fatalf("%q: Decimal ok %v, AppendNumber ok %v", s, ok, ok2)
+		}
+		if !ok {
+			if string(got) != "x" {
+				t.Fatalf("%q: AppendNumber wrote %q for a value that is no number", s, got)
+			}
+			return
+		}
+		want, _ := d.AppendText([]byte("x"))
+		if string(got) != string(want) || string(sent) != unit {
+			t.Fatalf("%q: AppendNumber %q, unit %q; Decimal %q, unit %q", s, got, sent, want, unit)
+		}
+	})
+}
