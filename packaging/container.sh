@@ -20,18 +20,20 @@ done
 cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
 # One image per platform (podman 4 mixes up the variants when it builds
 # several platforms in one call), then the manifest list that holds them,
-# with each platform's variant given (podman 4.3 writes v7 for amd64
-# otherwise; v1 is amd64's baseline).
+# with the variant given for the arm platforms and none for amd64: podman
+# 4.3 picks an entry of the list by the machine's variant, which is empty
+# on amd64, so an amd64 entry with a variant (v1) is never chosen ("no
+# image found in image index for architecture amd64, variant """).
 podman manifest rm "smarty-reader:$tag" >/dev/null 2>&1 || true
 podman manifest create "smarty-reader:$tag"
-for p in amd64:amd64:v1 arm64:arm64:v8 armv6:arm:v6; do
+for p in amd64:amd64: arm64:arm64:v8 armv6:arm:v6; do
 	IFS=: read -r name arch variant <<EOT
 $p
 EOT
 	platform=linux/$arch
 	[ "$arch" != arm ] || platform=linux/arm/$variant
 	podman build --platform "$platform" -t "smarty-reader:$tag-$name" -f packaging/Containerfile "$ctx"
-	podman manifest add --os linux --arch "$arch" --variant "$variant" \
+	podman manifest add --os linux --arch "$arch" ${variant:+--variant "$variant"} \
 		"smarty-reader:$tag" "containers-storage:localhost/smarty-reader:$tag-$name"
 done
 podman manifest inspect "smarty-reader:$tag"
