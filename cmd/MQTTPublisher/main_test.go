@@ -255,6 +255,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-device", "/dev/null", "-queueSize", "-1"}, "-queueSize -1"},
 		{[]string{"-device", "/dev/null", "extra"}, "unexpected argument"},
 		{[]string{"-device", "/dev/null", "-key", "123"}, "-key: invalid key"},
+		{[]string{"-device", "/dev/null", "-mqttRetain", "false"}, "-mqttRetain false: a yes/no flag takes its value after '=': write -mqttRetain=false"},
+		{[]string{"-device", "/dev/null", "-heartbeat", "300"}, "-heartbeat 300: a duration needs a unit: write -heartbeat 300s (or 500ms, 2m, 1h)"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := runAsync(t, context.Background(), tc.args...)()

@@ -23,6 +23,7 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/internal/clienttest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/mqttpub"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
@@ -421,5 +422,49 @@ func TestHARemove(t *testing.T) {
 	}
 	if after := configs(); len(after) != 0 {
 		t.Errorf("still retained after -haRemove: %v", after)
+	}
+}
+
+// TestConfigurationExits: a broker that refuses the gateway's password
+// ends it with status 4, and a queue directory another publisher holds
+// with status 5, each in one line: the service is not restarted for
+// either. The meter sends nothing (its P1 port still closed): the broker
+// is tried at start all the same.
+func TestConfigurationExits(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	device := "tcp://" + silent.Addr().String()
+	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"meter": "s3cret"}})
+	t.Setenv(mqttpub.PasswordEnv, "Wr0ngPa55")
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter", "-http", "127.0.0.1:0"}, nil, io.Discard, &stderr)
+	if status := cli.Exit(&stderr, err, mqttpub.FlagMessage); status != cli.ExitBroker || !strings.Contains(stderr.String(), "not authorised") || strings.Count(stderr.String(), "\n") != 1 || strings.Contains(stderr.String(), "Wr0ngPa55") {
+		t.Errorf("wrong password: status %d, stderr %q; want %d and one line saying not authorised, without the password", status, stderr.String(), cli.ExitBroker)
+	}
+
+	dir := t.TempDir()
+	holder, err := mqttpub.New(mqttpub.Config{Broker: "tcp://localhost:1883", QueueDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	defer holder.Run(ctx)
+	stderr.Reset()
+	err = run(context.Background(), []string{"-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-queueDir", dir, "-http", "127.0.0.1:0"}, nil, io.Discard, &stderr)
+	if status := cli.Exit(&stderr, err, mqttpub.FlagMessage); status != cli.ExitLocked || !strings.Contains(stderr.String(), "is in use by another running publisher") {
+		t.Errorf("locked queue: status %d, stderr %q; want %d and a line saying the queue is in use", status, stderr.String(), cli.ExitLocked)
 	}
 }

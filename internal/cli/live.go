@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -170,6 +171,12 @@ func FrameMessage(err error) string {
 	return OneLine(msg)
 }
 
+// FirstRunWarnings are p1.Config.NoByteAfter and NoFrameAfter for every
+// live command: how long a device may send no byte, or bytes but no frame,
+// before the log says what that likely means. Zero is the library's 5 s
+// and 25 s; tests shorten them so that they do not wait seconds.
+var FirstRunWarnings struct{ NoByte, NoFrame time.Duration }
+
 // StreamConfig returns the p1.Config of a live command: device, cipher
 // c (nil: plain telegrams only), -allowUnauthenticated, -allowPlain, closed and
 // reopened when it delivers no complete frame for -timeout (0: never),
@@ -187,6 +194,8 @@ func (l *LiveFlags) StreamConfig(c *smarty.Cipher) p1.Config {
 		Location:             l.Zone.Location(),
 		Wait:                 l.Wait == nil || *l.Wait,
 		Timeout:              timeout,
+		NoByteAfter:          FirstRunWarnings.NoByte,
+		NoFrameAfter:         FirstRunWarnings.NoFrame,
 		Logger:               Logger(""),
 	}
 }
@@ -247,11 +256,27 @@ func (l *LiveFlags) RunLive(ctx context.Context, c *smarty.Cipher, log *slog.Log
 		loop.Add(o)
 	}
 	err = loop.Run(ctx)
+	if err == nil && ctx.Err() == nil {
+		return fileWithoutTelegram(l.Device, st.Stats())
+	}
 	var ke *p1.KeyError
 	if err == nil || errors.As(err, &ke) || !isDeviceError(err) {
 		return err
 	}
 	return DeviceError(err)
+}
+
+// fileWithoutTelegram is the error of a -device that was a regular file
+// whose bytes held not one telegram: a path given by mistake (a key file,
+// a log), or a capture that OfflineDecryption reads better. A file that
+// held telegrams was read as a replay of the meter, and an empty one as a
+// meter with nothing to say: neither is an error.
+func fileWithoutTelegram(device string, stats p1.Stats) error {
+	fi, err := os.Stat(device)
+	if err != nil || !fi.Mode().IsRegular() || stats.Telegrams > 0 || stats.BytesRead == 0 {
+		return nil
+	}
+	return Usagef("%s is a file, not a serial port, and its %d bytes hold no telegram: give the port of the P1 cable (-list shows them) or tcp://host:port; to decrypt a capture, use OfflineDecryption", device, stats.BytesRead)
 }
 
 // reportEvery logs the Stream's counts every interval until ctx is done.

@@ -6,33 +6,49 @@ import (
 )
 
 // When a Stream's first connection has brought no byte after
-// firstByteWait, or bytes but no frame after firstFrameWait, it says what
-// that likely means; both come before the watchdog's DefaultTimeout.
+// Config.NoByteAfter, or bytes but no frame after Config.NoFrameAfter, it
+// says what that likely means; by default both come before the
+// watchdog's DefaultTimeout.
 const (
-	firstByteWait  = 5 * time.Second
-	firstFrameWait = 25 * time.Second
+	defaultNoByteAfter  = 5 * time.Second
+	defaultNoFrameAfter = 25 * time.Second
 )
+
+// diagWait returns the wait of a diagnostic: d, or def when d is 0;
+// ok is false when d is negative (never).
+func diagWait(d, def time.Duration) (wait time.Duration, ok bool) {
+	switch {
+	case d < 0:
+		return 0, false
+	case d == 0:
+		return def, true
+	}
+	return d, true
+}
 
 // startDiagnostics arms the first run's diagnostics; s.mu is held.
 func (s *Stream) startDiagnostics() {
-	s.diag = append(s.diag,
-		time.AfterFunc(firstByteWait, s.diagnoseNoByte),
-		time.AfterFunc(firstFrameWait, s.diagnoseNoFrame))
+	if d, ok := diagWait(s.cfg.NoByteAfter, defaultNoByteAfter); ok {
+		s.diag = append(s.diag, time.AfterFunc(d, func() { s.diagnoseNoByte(d) }))
+	}
+	if d, ok := diagWait(s.cfg.NoFrameAfter, defaultNoFrameAfter); ok {
+		s.diag = append(s.diag, time.AfterFunc(d, func() { s.diagnoseNoFrame(d) }))
+	}
 }
 
 // diagnoseNoByte speaks when nothing at all has come.
-func (s *Stream) diagnoseNoByte() {
+func (s *Stream) diagnoseNoByte(after time.Duration) {
 	if s.quietSinceStart() && s.bytes.Load() == 0 {
 		s.log.Warn(fmt.Sprintf("no byte from %s in the %s since it was opened: the meter's P1 port may still be closed (the grid operator opens it on request), this may not be the port of the P1 cable, or the cable is not in the meter's P1 socket; still waiting",
-			s.cfg.Device, firstByteWait))
+			s.cfg.Device, after))
 	}
 }
 
 // diagnoseNoFrame speaks when bytes came but no frame.
-func (s *Stream) diagnoseNoFrame() {
+func (s *Stream) diagnoseNoFrame(after time.Duration) {
 	if n := s.bytes.Load(); s.quietSinceStart() && n > 0 {
 		s.log.Warn(fmt.Sprintf("%d bytes from %s in the %s since it was opened, but no frame: %s; still reading",
-			n, s.cfg.Device, firstFrameWait, noFrameCauses))
+			n, s.cfg.Device, after, noFrameCauses))
 	}
 }
 

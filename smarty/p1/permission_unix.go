@@ -39,7 +39,11 @@ func describePermission(mode fs.FileMode, owner, group string, root bool) string
 	case perm&0o006 == 0o006:
 		return head + ": every user may open it, so something else forbids it (a container or a security module)"
 	}
-	return head + fmt.Sprintf(": only %s may open it; a udev rule can give it to a group, for example GROUP=\"dialout\", MODE=\"0660\", then add your user to that group", owner)
+	who := owner
+	if _, err := strconv.ParseUint(owner, 10, 32); err == nil {
+		who = "the user with uid " + owner // no name on this system (a container)
+	}
+	return head + fmt.Sprintf(": only %s may open it; a udev rule can give it to a group, for example GROUP=\"dialout\", MODE=\"0660\", then add your user to that group", who)
 }
 
 // lsMode writes a device's mode as ls does: crw-rw----.

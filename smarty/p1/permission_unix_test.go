@@ -30,6 +30,8 @@ func TestDescribePermission(t *testing.T) {
 			` (crw-------, owner root, group root): only root may open it; a udev rule can give it to a group, for example GROUP="dialout", MODE="0660", then add your user to that group`},
 		{"root:dialout 0600", char | 0o600, "root", "dialout", false,
 			` (crw-------, owner root, group dialout): only root may open it; a udev rule can give it to a group, for example GROUP="dialout", MODE="0660", then add your user to that group`},
+		{"no names, in a container", char | 0o600, "0", "0", false,
+			` (crw-------, owner 0, group 0): only the user with uid 0 may open it; a udev rule can give it to a group, for example GROUP="dialout", MODE="0660", then add your user to that group`},
 		{"open to all", char | 0o666, "root", "root", false,
 			" (crw-rw-rw-, owner root, group root): every user may open it, so something else forbids it (a container or a security module)"},
 		{"as root", char | 0o660, "root", "dialout", true,

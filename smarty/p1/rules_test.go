@@ -178,17 +178,29 @@ func TestFirstRunDiagnostics(t *testing.T) {
 		name   string
 		device string
 		chunks [][]byte
+		cfg    Config // NoByteAfter and NoFrameAfter
 		want   []string
 	}{
-		{"nothing", "/dev/ttyUSB0", nil, []string{
+		{"nothing", "/dev/ttyUSB0", nil, Config{}, []string{
 			"no byte from /dev/ttyUSB0 in the 5s since it was opened: the meter's P1 port may still be closed (the grid operator opens it on request), this may not be the port of the P1 cable, or the cable is not in the meter's P1 socket; still waiting",
 			"no complete frame from /dev/ttyUSB0 for 30s: closing it; reopening it, retrying every 1s to 30s until it is back",
 		}},
-		{"garbage", "/dev/ttyUSB0", [][]byte{garbage}, []string{
+		{"garbage", "/dev/ttyUSB0", [][]byte{garbage}, Config{}, []string{
 			"900 bytes from /dev/ttyUSB0 in the 25s since it was opened, but no frame: the signal may be inverted (a cable without the inverter P1 needs), the speed wrong (P1 is 115200 baud, 8N1), or this is not a P1 port; still reading",
 			"no complete frame from /dev/ttyUSB0 for 30s (900 bytes came, none of them a frame: the signal may be inverted (a cable without the inverter P1 needs), the speed wrong (P1 is 115200 baud, 8N1), or this is not a P1 port): closing it; reopening it, retrying every 1s to 30s until it is back",
 		}},
-		{"frames", "/dev/ttyUSB0", [][]byte{f.frame(1)}, nil},
+		{"frames", "/dev/ttyUSB0", [][]byte{f.frame(1)}, Config{}, nil},
+		{"nothing, sooner", "/dev/ttyUSB0", nil, Config{NoByteAfter: 2 * time.Second, NoFrameAfter: -1}, []string{
+			"no byte from /dev/ttyUSB0 in the 2s since it was opened: the meter's P1 port may still be closed (the grid operator opens it on request), this may not be the port of the P1 cable, or the cable is not in the meter's P1 socket; still waiting",
+			"no complete frame from /dev/ttyUSB0 for 30s: closing it; reopening it, retrying every 1s to 30s until it is back",
+		}},
+		{"garbage, sooner", "/dev/ttyUSB0", [][]byte{garbage}, Config{NoByteAfter: -1, NoFrameAfter: 3 * time.Second}, []string{
+			"900 bytes from /dev/ttyUSB0 in the 3s since it was opened, but no frame: the signal may be inverted (a cable without the inverter P1 needs), the speed wrong (P1 is 115200 baud, 8N1), or this is not a P1 port; still reading",
+			"no complete frame from /dev/ttyUSB0 for 30s (900 bytes came, none of them a frame: the signal may be inverted (a cable without the inverter P1 needs), the speed wrong (P1 is 115200 baud, 8N1), or this is not a P1 port): closing it; reopening it, retrying every 1s to 30s until it is back",
+		}},
+		{"nothing, never said", "/dev/ttyUSB0", nil, Config{NoByteAfter: -1, NoFrameAfter: -1}, []string{
+			"no complete frame from /dev/ttyUSB0 for 30s: closing it; reopening it, retrying every 1s to 30s until it is back",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,7 +208,9 @@ func TestFirstRunDiagnostics(t *testing.T) {
 				conn := newFakeConn(nil, tt.chunks...)
 				op := &scriptedOpener{steps: []any{conn, newFakeConn(nil)}}
 				var log logRecorder
-				st := newTestStream(t, op, log.config(Config{Device: tt.device}))
+				cfg := tt.cfg
+				cfg.Device = tt.device
+				st := newTestStream(t, op, log.config(cfg))
 				go st.Next(ctx)
 				time.Sleep(31 * time.Second)
 				if diff := cmp.Diff(tt.want, log.level("W")); diff != "" {

@@ -49,6 +49,14 @@ type Config struct {
 	// before it is closed and reopened: [DefaultTimeout] when 0, never
 	// when negative.
 	Timeout time.Duration
+	// NoByteAfter and NoFrameAfter are how long the first connection may
+	// bring no byte at all, or bytes but no frame, before the Logger is
+	// told at Warn what that likely means (the P1 port not opened yet,
+	// the wrong port or a cable out of its socket; an inverted signal,
+	// the wrong speed, not a P1 port), while reading goes on: 5 s and
+	// 25 s when 0, so that both come before the watchdog's
+	// DefaultTimeout; never when negative. Neither applies to a file.
+	NoByteAfter, NoFrameAfter time.Duration
 	// MinBackoff and MaxBackoff bound the waits between attempts to open
 	// the device: the wait doubles from MinBackoff (1 s when 0) up to
 	// MaxBackoff (30 s when 0).
