@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cmdtest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mqttpub"
@@ -44,43 +44,6 @@ const (
 
 const waitLimit = mosquittotest.WaitLimit
 
-var binaries struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binaries.dir != "" {
-		os.RemoveAll(binaries.dir)
-	}
-	os.Exit(code)
-}
-
-// binary returns the path of cmd/SmartySimulator or of this command, built
-// once per test binary.
-func binary(t *testing.T, name string) string {
-	t.Helper()
-	binaries.once.Do(func() {
-		goTool := "go" // go test puts its own toolchain first on PATH
-		if binaries.dir, binaries.err = os.MkdirTemp("", "mqttpublisher-test"); binaries.err != nil {
-			return
-		}
-		for _, pkg := range []string{"../SmartySimulator", "."} {
-			out, err := exec.Command(goTool, "build", "-o", binaries.dir+"/", pkg).CombinedOutput()
-			if err != nil {
-				binaries.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if binaries.err != nil {
-		t.Fatal(binaries.err)
-	}
-	return filepath.Join(binaries.dir, name)
-}
-
 // startSimulator runs the simulator into a pseudo-terminal and returns its
 // path: an encrypted meter with the given seed, one frame every step.
 func startSimulator(t *testing.T, seed uint64) string {
@@ -88,7 +51,7 @@ func startSimulator(t *testing.T, seed uint64) string {
 	if runtime.GOOS == "windows" {
 		t.Skip("no pseudo-terminals on Windows")
 	}
-	cmd := exec.Command(binary(t, "SmartySimulator"), "-key", keyHex, "-pty", "-interval", step.String(),
+	cmd := exec.Command(cmdtest.Path(t, "SmartySimulator"), "-key", keyHex, "-pty", "-interval", step.String(),
 		"-seed", fmt.Sprint(seed), "-start", start, "-counter", fmt.Sprint(counter0))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -468,7 +431,7 @@ var queuedLine = regexp.MustCompile(`queued telegram, frame counter (\d+)`)
 // fails.
 func startPublisher(t *testing.T, args ...string) (*exec.Cmd, chan int) {
 	t.Helper()
-	cmd := exec.Command(binary(t, "MQTTPublisher"), append([]string{"-v=2"}, args...)...)
+	cmd := exec.Command(cmdtest.Path(t, "MQTTPublisher"), append([]string{"-v=2"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -11,20 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cmdtest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/quartercsv"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/sim"
 )
-
-// buildSimulator builds cmd/SmartySimulator into dir.
-func buildSimulator(t *testing.T, dir string) string {
-	t.Helper()
-	goTool := "go" // go test puts its own toolchain first on PATH
-	path := filepath.Join(dir, "SmartySimulator")
-	if out, err := exec.Command(goTool, "build", "-o", path, "../SmartySimulator").CombinedOutput(); err != nil {
-		t.Fatalf("building the simulator: %v\n%s", err, out)
-	}
-	return path
-}
 
 // TestQuartersEndToEnd records a simulated day with a known load profile
 // with the real SmartySimulator, decrypts it with -quarters, and checks
@@ -32,7 +22,7 @@ func buildSimulator(t *testing.T, dir string) string {
 // against a computation by hand.
 func TestQuartersEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	simulator := buildSimulator(t, dir)
+	simulator := cmdtest.Path(t, "SmartySimulator")
 	key := strings.TrimSpace(string(readFile(t, realKey)))
 
 	tests := []struct {

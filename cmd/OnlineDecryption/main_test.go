@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cmdtest"
 	"github.com/creack/pty"
 	"golang.org/x/term"
 
@@ -37,40 +38,10 @@ const (
 // it only fails a test that would otherwise hang.
 const hangGuard = 60 * time.Second
 
-var simBinary struct {
-	once sync.Once
-	path string
-	err  error
-	dir  string
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if simBinary.dir != "" {
-		os.RemoveAll(simBinary.dir)
-	}
-	os.Exit(code)
-}
-
-// simulator builds cmd/SmartySimulator once per test binary.
+// simulator returns cmd/SmartySimulator, built from this tree.
 func simulator(t *testing.T) string {
 	t.Helper()
-	simBinary.once.Do(func() {
-		goTool := "go" // go test puts its own toolchain first on PATH
-		simBinary.dir, simBinary.err = os.MkdirTemp("", "smartysim")
-		if simBinary.err != nil {
-			return
-		}
-		simBinary.path = filepath.Join(simBinary.dir, "SmartySimulator")
-		out, err := exec.Command(goTool, "build", "-o", simBinary.path, "../SmartySimulator").CombinedOutput()
-		if err != nil {
-			simBinary.err = fmt.Errorf("building the simulator: %v\n%s", err, out)
-		}
-	})
-	if simBinary.err != nil {
-		t.Fatal(simBinary.err)
-	}
-	return simBinary.path
+	return cmdtest.Path(t, "SmartySimulator")
 }
 
 // startSimulator runs the simulator binary and returns the first line it

@@ -11,16 +11,15 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/clienttest"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cmdtest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mqttpub"
@@ -36,43 +35,6 @@ const (
 	seed     = 5
 )
 
-var binaries struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binaries.dir != "" {
-		os.RemoveAll(binaries.dir)
-	}
-	os.Exit(code)
-}
-
-// binary returns the path of cmd/SmartySimulator or of this command, built
-// once per test binary.
-func binary(t testing.TB, name string) string {
-	t.Helper()
-	binaries.once.Do(func() {
-		goTool := "go" // go test puts its own toolchain first on PATH
-		if binaries.dir, binaries.err = os.MkdirTemp("", "smartygateway-test"); binaries.err != nil {
-			return
-		}
-		for _, pkg := range []string{"../SmartySimulator", "."} {
-			out, err := exec.Command(goTool, "build", "-o", binaries.dir+"/", pkg).CombinedOutput()
-			if err != nil {
-				binaries.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if binaries.err != nil {
-		t.Fatal(binaries.err)
-	}
-	return filepath.Join(binaries.dir, name)
-}
-
 // startSimulator runs the simulator on a pseudo-terminal, one encrypted
 // frame every interval, and returns the terminal's path: the one device
 // the gateway reads.
@@ -83,7 +45,7 @@ func startSimulator(t testing.TB, interval time.Duration, extra ...string) strin
 	}
 	args := append([]string{"-key", keyHex, "-pty", "-interval", interval.String(),
 		"-seed", fmt.Sprint(seed), "-start", start, "-counter", fmt.Sprint(counter0)}, extra...)
-	cmd := exec.Command(binary(t, "SmartySimulator"), args...)
+	cmd := exec.Command(cmdtest.Path(t, "SmartySimulator"), args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +106,7 @@ func startGateway(t testing.TB, device string, args ...string) *gateway {
 	t.Helper()
 	g := &gateway{dsmr: clienttest.FreePort(t), http: clienttest.FreePort(t)}
 	all := append([]string{"-key", keyHex, "-device", device, "-dsmrListen", g.dsmr, "-http", g.http}, args...)
-	g.Process = clienttest.Start(t, exec.Command(binary(t, "SmartyGateway"), all...))
+	g.Process = clienttest.Start(t, exec.Command(cmdtest.Path(t, "SmartyGateway"), all...))
 	clienttest.Eventually(t, 30*time.Second, "the gateway listening", func() bool {
 		select {
 		case <-g.Done():

@@ -9,48 +9,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cmdtest"
 )
 
-// offlineCmd builds the OfflineDecryption command once for the tests that
-// run it as a user would.
-var offlineCmd struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if offlineCmd.dir != "" {
-		os.RemoveAll(offlineCmd.dir)
-	}
-	os.Exit(code)
-}
-
-// offlineDecryption returns the path of a freshly built OfflineDecryption.
+// offlineDecryption returns the path of OfflineDecryption, built from
+// this tree.
 func offlineDecryption(t *testing.T) string {
 	t.Helper()
-	c := &offlineCmd
-	c.once.Do(func() {
-		goTool := "go" // go test puts its own toolchain first on PATH
-		if c.dir, c.err = os.MkdirTemp("", "badinput"); c.err != nil {
-			return
-		}
-		c.path = filepath.Join(c.dir, "OfflineDecryption")
-		out, err := exec.Command(goTool, "build", "-o", c.path, "github.com/NEXXTLAB/go-smarty-reader/cmd/OfflineDecryption").CombinedOutput()
-		if err != nil {
-			c.err = fmt.Errorf("building OfflineDecryption: %v\n%s", err, out)
-		}
-	})
-	if c.err != nil {
-		t.Fatal(c.err)
-	}
-	return c.path
+	return cmdtest.Path(t, "OfflineDecryption")
 }
 
 // offlineRun is what a run of OfflineDecryption gave.

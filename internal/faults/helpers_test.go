@@ -13,11 +13,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cmdtest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
 )
 
@@ -48,37 +48,10 @@ func slow(t *testing.T) {
 // tmpfs) into a failure; .ci/run sets it.
 const RequireRootEnv = "SMARTY_REQUIRE_ROOT"
 
-var binaries struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binaries.dir != "" {
-		os.RemoveAll(binaries.dir)
-	}
-	os.Exit(code)
-}
-
-// program returns the path of a command, built once per test binary.
+// program returns the path of a command, built from this tree.
 func program(t *testing.T, name string) string {
 	t.Helper()
-	binaries.once.Do(func() {
-		goTool := "go" // go test puts its own toolchain first on PATH
-		if binaries.dir, binaries.err = os.MkdirTemp("", "faults-bin"); binaries.err != nil {
-			return
-		}
-		out, err := exec.Command(goTool, "build", "-o", binaries.dir+"/", "../../cmd/MQTTPublisher", "../../cmd/SmartySimulator").CombinedOutput()
-		if err != nil {
-			binaries.err = fmt.Errorf("building the commands: %v\n%s", err, out)
-		}
-	})
-	if binaries.err != nil {
-		t.Fatal(binaries.err)
-	}
-	return filepath.Join(binaries.dir, name)
+	return cmdtest.Path(t, name)
 }
 
 // requireRoot skips t unless the test runs as root (see RequireRootEnv).

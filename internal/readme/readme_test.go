@@ -18,6 +18,8 @@ package readme
 //   - A block that reads the meter runs until Ctrl-C, as the README says:
 //     once it has done its work (a telegram printed, a telegram
 //     published), the test sends SIGINT, and the block must exit 0.
+//   - A program a block starts in the background (&) is stopped when the
+//     block ends, as when a user closes the terminal.
 
 import (
 	"bufio"
@@ -34,6 +36,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cmdtest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
 )
 
@@ -80,17 +83,6 @@ func parse(t *testing.T, path string) []block {
 		}
 	}
 	return out
-}
-
-// buildCommands builds the commands into a directory and returns it.
-func buildCommands(t *testing.T) string {
-	t.Helper()
-	bin := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "../../cmd/...")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // output collects a process's output and says when it holds a pattern.
@@ -178,7 +170,7 @@ func TestREADME(t *testing.T) {
 		t.Skip("-short: not running the README's commands")
 	}
 
-	bin := buildCommands(t)
+	bin := cmdtest.Dir(t)
 	dir := t.TempDir()
 	env := []string{"PATH=" + bin + string(filepath.ListSeparator) + os.Getenv("PATH"), "HOME=" + dir, "LANG=C.UTF-8"}
 	if v, ok := os.LookupEnv("TMPDIR"); ok {
@@ -209,14 +201,36 @@ func TestREADME(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), mosquittotest.WaitLimit)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "bash", "-e", "-c", script)
-			cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, out, out
+			// The output goes through a pipe of the test's own, so
+			// that Wait returns when bash ends, not when the last
+			// program started with & closes its copy of the pipe.
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			copied := make(chan struct{})
+			go func() {
+				io.Copy(out, pr)
+				pr.Close()
+				close(copied)
+			}()
+			cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, pw, pw
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			pw.Close()
 			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			var err error
+			go func() {
+				err := cmd.Wait()
+				// What the block started with & and left running
+				// (a simulator with -count) ends with the block, as
+				// it would for a user who closes the terminal: wait
+				// for it no longer than for the block itself.
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+				<-copied
+				done <- err
+			}()
 			switch {
 			case published != nil:
 				published.WaitFor(t, "a telegram on the broker", func(m []mosquittotest.Message) bool { return len(m) > 0 })
