@@ -17,7 +17,7 @@ import (
 	"io"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/cli"
-	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 )
 
 func main() { cli.Main(run) }
@@ -35,5 +35,5 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if done || err != nil {
 		return err // -list has printed the ports, or the command line is wrong
 	}
-	return flags.RunLive(ctx, c, cli.ConsoleLogger(name, stderr), format.NewOutput(stdout, *kind))
+	return flags.RunLive(ctx, c, cli.ConsoleLogger(name, stderr), live.NewPrinter(stdout, *kind))
 }

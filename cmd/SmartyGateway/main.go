@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		outputs = append(outputs, mqttpub.NewOutput(pub))
 	}
 	if print.on {
-		outputs = append(outputs, format.NewOutput(stdout, print.kind))
+		outputs = append(outputs, live.NewPrinter(stdout, print.kind))
 	}
 	if testHook != nil {
 		testHook(feed, web)

@@ -42,7 +42,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/live"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
@@ -135,7 +134,7 @@ type reading struct {
 	msg      *smarty.Message
 	meterID  string
 	quarter  *quarter.Status // nil without -refPower
-	json     []byte          // format.AppendMessage
+	json     []byte          // live.Reading.JSON, shared with the other outputs
 	event    []byte          // the Server-Sent Event: id, then json as data
 }
 
@@ -363,14 +362,14 @@ func (s *Server) take(lr *live.Reading) {
 		meterID:  lr.MeterID,
 		quarter:  lr.Quarter,
 	}
-	// One buffer holds the event, and the JSON inside it.
-	b := make([]byte, 0, 5*len(m.Telegram.Bytes())+64)
+	// The JSON is made once for every output (live.Reading.JSON); the
+	// event holds a copy.
+	r.json = lr.JSON()
+	b := make([]byte, 0, len(r.json)+64)
 	b = append(b, "id: "...)
 	b = strconv.AppendUint(b, r.seq, 10)
 	b = append(b, "\ndata: "...)
-	n := len(b)
-	b = format.AppendMessage(b, m)
-	r.json = b[n:len(b):len(b)]
+	b = append(b, r.json...)
 	r.event = append(b, "\n\n"...)
 	s.latest.Store(r)
 	wasDown := s.down.Swap(false)

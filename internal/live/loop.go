@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/p1"
@@ -34,6 +35,32 @@ type Reading struct {
 	// warning), nil without one (-refPower). LoopConfig.Annotate fills
 	// it in before any output sees the Reading.
 	Quarter *quarter.Status
+
+	json     []byte // JSON's, and a newline; made once, by jsonOnce
+	jsonOnce sync.Once
+}
+
+// JSON returns the telegram as one JSON object in the contract of
+// -format json (format.AppendMessage: the envelope, the objects, their
+// units and times in the telegram's zone), without a newline. It is made
+// at the first call, by whichever output asks first, and shared by all
+// the outputs that send it (standard output, MQTT's telegram topic, the
+// HTTP API and its events), so that a telegram's JSON is made once
+// whatever the outputs. It is safe to call from any goroutine; the slice
+// must not be modified.
+func (r *Reading) JSON() []byte {
+	b := r.jsonLine()
+	return b[: len(b)-1 : len(b)-1]
+}
+
+// jsonLine returns JSON's and a newline, as the Printer writes it.
+func (r *Reading) jsonLine() []byte {
+	r.jsonOnce.Do(func() {
+		// A telegram's JSON is four to eight times its size.
+		b := make([]byte, 0, 8*len(r.Message.Telegram.Bytes())+256)
+		r.json = append(format.AppendMessage(b, &r.Message), '\n')
+	})
+	return r.json
 }
 
 // LinkState is the state of the link to the meter, as the outputs learn

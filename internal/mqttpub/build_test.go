@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
 
@@ -242,8 +243,96 @@ func TestWaterMeter(t *testing.T) {
 	s := ss[1]
 	unit := haUnit(s.unit)
 	dc, sc, _ := classify(&s, unit)
-	if s.name != "Water (channel 1)" || unit != "m³" || dc != "water" || sc != "total_increasing" || s.value.String() != "12.345" {
-		t.Errorf("got %q %s %q %q %q, want Water (channel 1) 12.345 m³ water total_increasing", s.name, s.value, unit, dc, sc)
+	if _, name := s.label(); name != "Water (channel 1)" || unit != "m³" || dc != "water" || sc != "total_increasing" || s.value.String() != "12.345" {
+		t.Errorf("got %q %s %q %q %q, want Water (channel 1) 12.345 m³ water total_increasing", name, s.value, unit, dc, sc)
+	}
+}
+
+// TestSensorUnits: a number's unit on MQTT is the one the JSON telegram
+// gives it, by dsmr's rule: the unit sent, else for the object's value
+// the one the standard fixes; counts and the other numbers of an object
+// have none.
+func TestSensorUnits(t *testing.T) {
+	tests := []struct {
+		name, lines string
+		want        []string // suffix=unit of each sensor, in order
+	}{
+		{"thresholds without units", "1-1:31.4.0(100)(063)", []string{"1-1:31.4.0/1=", "1-1:31.4.0/2=A"}},
+		{"thresholds with units", "1-1:31.4.0(100*A)(-063*A)", []string{"1-1:31.4.0/1=A", "1-1:31.4.0/2=A"}},
+		{"a count is no power", "0-0:98.1.0(1)(1-0:1.6.0)(1-0:1.6.0)(230101000000W)(221214180000W)(03.155*kW)",
+			[]string{"0-0:98.1.0/1=", "0-0:98.1.0/2=kW"}},
+		{"reactive power without its unit", "1-0:3.7.0(00.000)", []string{"1-0:3.7.0=kvar"}},
+		{"a state has none", "0-0:96.3.10(1)", []string{"0-0:96.3.10="}},
+		{"DSMR 2.2 gas: only the reading is in m3", "0-1:24.1.0(003)\r\n0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)\r\n(00001.001)",
+			[]string{"0-1:24.1.0=", "0-1:24.3.0/1=", "0-1:24.3.0/2=", "0-1:24.3.0/3=", "0-1:24.3.0/4=m3"}},
+		{"gas by the device type", "0-1:24.1.0(003)\r\n0-1:24.2.1(200101120000W)(00012.345)", []string{"0-1:24.1.0=", "0-1:24.2.1=m3"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := "/ABC5 test\r\n\r\n" + tc.lines + "\r\n!"
+			text += fmt.Sprintf("%04X\r\n", dsmr.Checksum([]byte(text)))
+			tel, err := dsmr.Parse([]byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range sensorsOf(tel) {
+				got = append(got, s.suffix()+"="+s.unit)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("units (-want +got):\n%s", diff)
+			}
+			checkUnitsAgainstJSON(t, tel)
+		})
+	}
+	files, _ := filepath.Glob("../../testdata/meters/*.txt")
+	if len(files) < 60 {
+		t.Fatalf("%d telegrams in testdata/meters", len(files))
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tel, err := dsmr.Parse(data)
+		if err != nil {
+			continue // a damaged one of the corpus
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) { checkUnitsAgainstJSON(t, tel) })
+	}
+}
+
+// checkUnitsAgainstJSON compares the unit of each sensor of tel with the
+// one the JSON telegram gives the same number.
+func checkUnitsAgainstJSON(t *testing.T, tel *dsmr.Telegram) {
+	t.Helper()
+	var js struct {
+		Objects []struct {
+			OBIS   string `json:"obis"`
+			Values []struct {
+				Number json.RawMessage `json:"number"`
+				Unit   string          `json:"unit"`
+			} `json:"values"`
+		} `json:"objects"`
+	}
+	if err := json.Unmarshal(format.AppendJSON(nil, tel, nil), &js); err != nil {
+		t.Fatal(err)
+	}
+	units := map[string]string{} // "obis/k": unit of the k-th number
+	for _, o := range js.Objects {
+		k := 0
+		for _, v := range o.Values {
+			if v.Number != nil {
+				k++
+				units[fmt.Sprintf("%s/%d", o.OBIS, k)] = v.Unit
+			}
+		}
+	}
+	for _, s := range sensorsOf(tel) {
+		key := fmt.Sprintf("%s/%d", s.obis, max(s.group, 1))
+		if want, ok := units[key]; !ok || s.unit != want {
+			t.Errorf("sensor %s: unit %q, the JSON says %q (present %v)", key, s.unit, want, ok)
+		}
 	}
 }
 

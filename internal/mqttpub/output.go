@@ -36,7 +36,9 @@ func (o *Output) Publisher() *Publisher { return o.pub }
 // once; reading goes on.
 func (o *Output) Reading(r *live.Reading) {
 	m := &r.Message
-	rd := Reading{Telegram: m.Telegram.Bytes(), Encrypted: m.Encrypted, Received: r.Received}
+	o.pub.SetZone(m.Telegram.Location)
+	// The JSON is made once for all the outputs (live.Reading.JSON).
+	rd := Reading{Telegram: m.Telegram.Bytes(), Encrypted: m.Encrypted, Received: r.Received, JSON: r.JSON()}
 	if m.Encrypted {
 		rd.SystemTitle = m.Header.SystemTitle
 		rd.FrameCounter = m.Header.FrameCounter

@@ -57,6 +57,11 @@ type Publisher struct {
 	connected       atomic.Bool
 	meter           atomic.Int32 // meterUnknown, meterOnline or meterOffline
 	quarter         quarterPub   // the quarter-hour topics (quarter.go)
+	shared          sharedJSON   // the JSON of the telegrams just added
+	// zone is the time zone of the telegrams added last (their
+	// Location), in which the JSON the Publisher makes reads their times,
+	// as the live loop's does.
+	zone atomic.Pointer[time.Location]
 
 	// Owned by the Run goroutine.
 	streak      identity // a new meter id not acted on yet (settle)
@@ -174,6 +179,7 @@ func (p *Publisher) Add(r Reading) error {
 		r.Received = time.Now()
 	}
 	rec := appendRecord(make([]byte, 0, recordHeader+len(r.Telegram)), &r)
+	p.shared.put(&r) // before the queue has it: the publishing may take it at once
 	dropped, err := p.q.add(rec)
 	if err != nil {
 		return err
@@ -238,12 +244,22 @@ func (p *Publisher) MeterOnline(online bool) {
 
 // AddMessage queues a telegram read by a smarty.Reader; see Add.
 func (p *Publisher) AddMessage(m *smarty.Message) error {
+	p.SetZone(m.Telegram.Location)
 	r := Reading{Telegram: m.Telegram.Bytes(), Encrypted: m.Encrypted}
 	if m.Encrypted {
 		r.SystemTitle = m.Header.SystemTitle
 		r.FrameCounter = m.Header.FrameCounter
 	}
 	return p.Add(r)
+}
+
+// SetZone sets the time zone of the meter's clock (dsmr.Telegram.Location;
+// nil: dsmr.DefaultZone) in which the JSON telegram the Publisher makes
+// reads its times. The Output sets it from each Reading's telegram.
+func (p *Publisher) SetZone(loc *time.Location) {
+	if p.zone.Load() != loc {
+		p.zone.Store(loc)
+	}
 }
 
 // maxBatch is the most telegrams published before waiting for their
@@ -278,9 +294,11 @@ func (p *Publisher) nextBatch(max int) []item {
 			return nil
 		}
 		var items []item
+		p.tel.Location = p.zone.Load()
 		for k, r := range recs {
 			reading, err := decodeRecord(r.b)
 			if err == nil {
+				reading.JSON = p.shared.get(&reading)
 				err = p.tel.UnmarshalText(reading.Telegram)
 			}
 			if err != nil {
@@ -792,6 +810,11 @@ type message struct {
 	payload []byte
 	retain  bool
 	kind    msgKind
+	// text is the payload of a discovery config as a string, made once
+	// for all the telegrams that send it: the builder remembers it as
+	// announced, and compares it with the next one's at the cost of a
+	// pointer when it is the same.
+	text string
 }
 
 type msgKind uint8
@@ -817,6 +840,19 @@ type builder struct {
 	memoFor memoIdentity
 	configs map[configKey]discoMemo
 	topics  map[topicKey]string
+	// layout is what the last telegram's sensors found in the caches, in
+	// order: a meter sends the same objects every time, so that the next
+	// telegram's sensor k usually needs only a comparison with layout[k].
+	layout []layoutEntry
+	spare  layoutEntry // for a sensor past maxMemo
+	// sensors is the memory of the sensors of the telegram being built.
+	sensors []sensor
+}
+
+type layoutEntry struct {
+	key   configKey
+	disco discoMemo
+	topic string
 }
 
 // memoIdentity is what the builder's caches depend on besides a sensor.
@@ -840,6 +876,7 @@ type configKey struct {
 type discoMemo struct {
 	topic   string
 	payload []byte // shared by the messages of every telegram; never modified
+	text    string // string(payload)
 }
 
 type topicKey struct {
@@ -857,12 +894,42 @@ func (b *builder) memo(t *dsmr.Telegram, id *identity) {
 		b.memoFor = m
 		b.configs = map[configKey]discoMemo{}
 		b.topics = map[topicKey]string{}
+		b.layout = b.layout[:0]
 	}
 }
 
 // config returns the discovery topic and payload of s.
 func (b *builder) config(t *dsmr.Telegram, s *sensor, id *identity, dev *device) discoMemo {
-	k := configKey{obis: s.obis, group: s.group, mbusType: s.mbusType, scale: s.value.Scale, unit: s.unit}
+	return b.configOf(t, s, configKeyOf(s), id, dev)
+}
+
+func configKeyOf(s *sensor) configKey {
+	return configKey{obis: s.obis, group: s.group, mbusType: s.mbusType, scale: s.value.Scale, unit: s.unit}
+}
+
+// sensorMemo returns the discovery config and the value topic of sensor
+// number k of the telegram; the config is empty with Config.NoDiscovery.
+// The pointer is valid until the next call.
+func (b *builder) sensorMemo(t *dsmr.Telegram, k int, s *sensor, id *identity, dev *device) *layoutEntry {
+	key := configKeyOf(s)
+	if k < len(b.layout) && b.layout[k].key == key {
+		return &b.layout[k]
+	}
+	e := &b.spare
+	if k == len(b.layout) && k < maxMemo {
+		b.layout = append(b.layout, layoutEntry{})
+	}
+	if k < len(b.layout) {
+		e = &b.layout[k]
+	}
+	*e = layoutEntry{key: key, topic: b.valueTopic(s, id)}
+	if !b.cfg.NoDiscovery {
+		e.disco = b.configOf(t, s, key, id, dev)
+	}
+	return e
+}
+
+func (b *builder) configOf(t *dsmr.Telegram, s *sensor, k configKey, id *identity, dev *device) discoMemo {
 	if m, ok := b.configs[k]; ok {
 		return m
 	}
@@ -871,6 +938,7 @@ func (b *builder) config(t *dsmr.Telegram, s *sensor, id *identity, dev *device)
 	}
 	var m discoMemo
 	m.topic, m.payload = discovery(s, id, dev, b.cfg.DiscoveryPrefix, b.cfg.expireSeconds())
+	m.text = string(m.payload)
 	if len(b.configs) < maxMemo {
 		b.configs[k] = m
 	}
@@ -915,15 +983,16 @@ func (b *builder) forget() { clear(b.announced) }
 // sent on this connection, then one message per number, then the telegram
 // as JSON.
 func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
-	sensors := sensorsOf(t)
+	b.sensors = appendSensors(b.sensors[:0], t)
+	sensors := b.sensors
 	msgs := make([]message, 0, 2*len(sensors)+1)
 	b.memo(t, id)
+	var dev device // made when a config is not in the cache
 	if !b.cfg.NoDiscovery {
-		var dev device // made when a config is not in the cache
 		for k := range sensors {
-			m := b.config(t, &sensors[k], id, &dev)
-			if b.announced[m.topic] != string(m.payload) {
-				msgs = append(msgs, message{topic: m.topic, payload: m.payload, retain: true, kind: kindDiscovery})
+			m := &b.sensorMemo(t, k, &sensors[k], id, &dev).disco
+			if b.announced[m.topic] != m.text {
+				msgs = append(msgs, message{topic: m.topic, payload: m.payload, retain: true, kind: kindDiscovery, text: m.text})
 			}
 		}
 	}
@@ -932,7 +1001,7 @@ func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
 	values := make([]byte, 0, 12*len(sensors))
 	for k := range sensors {
 		s := &sensors[k]
-		topic := b.valueTopic(s, id)
+		topic := b.sensorMemo(t, k, s, id, &dev).topic
 		start := len(values)
 		values, _ = s.value.AppendText(values)
 		payload := values[start:len(values):len(values)]
@@ -944,11 +1013,14 @@ func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
 		}
 		msgs = append(msgs, message{topic: topic, payload: payload, retain: retain, kind: kindValue})
 	}
-	var env *format.Envelope
-	if r.Encrypted {
-		env = &format.Envelope{SystemTitle: r.SystemTitle, FrameCounter: r.FrameCounter}
+	js := r.JSON // shared with the other outputs
+	if js == nil {
+		var env *format.Envelope
+		if r.Encrypted {
+			env = &format.Envelope{SystemTitle: r.SystemTitle, FrameCounter: r.FrameCounter}
+		}
+		js = format.AppendJSON(make([]byte, 0, 5*len(r.Telegram)), t, env)
 	}
-	js := format.AppendJSON(make([]byte, 0, 5*len(r.Telegram)), t, env)
 	msgs = append(msgs, message{topic: id.root + "/telegram", payload: js, retain: retain, kind: kindTelegram})
 	return msgs
 }
@@ -964,7 +1036,10 @@ func (b *builder) commit(msgs []message, at time.Time) {
 	for _, m := range msgs {
 		switch m.kind {
 		case kindDiscovery:
-			b.announced[m.topic] = string(m.payload)
+			if m.text == "" {
+				m.text = string(m.payload)
+			}
+			b.announced[m.topic] = m.text
 		case kindValue:
 			if b.cfg.OnlyOnChange {
 				b.last[m.topic] = lastValue{payload: string(m.payload), at: at}

@@ -23,6 +23,12 @@ type Reading struct {
 	// Config.OnlyOnChange counts by it. Add sets it to the current time
 	// when it is zero.
 	Received time.Time
+	// JSON, when the caller has it, is the telegram's JSON as
+	// format.AppendJSON writes it with the envelope above
+	// (live.Reading.JSON, shared by the outputs): the Publisher sends it
+	// on <root>/telegram rather than make it again. It is kept in memory
+	// only, and must not be modified. nil: the Publisher makes it.
+	JSON []byte
 }
 
 // A record is a Reading as the queue stores it:

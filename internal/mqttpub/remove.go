@@ -48,7 +48,8 @@ func RemoveDiscovery(ctx context.Context, cfg Config, r Reading) ([]string, erro
 	id := identityOf(&cfg, meter)
 	topics := map[string]bool{}
 	for _, s := range sensorsOf(&t) {
-		topics[discoveryTopic(cfg.DiscoveryPrefix, &id, s.id)] = true
+		objectID, _ := s.label()
+		topics[discoveryTopic(cfg.DiscoveryPrefix, &id, objectID)] = true
 	}
 
 	o := mqtt.NewClientOptions()

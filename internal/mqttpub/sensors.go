@@ -15,15 +15,47 @@ type sensor struct {
 	// number of an object that holds several (1-1:31.4.0(100*A)(-063*A)).
 	group int
 	value dsmr.Decimal
-	// unit as the meter sent it, or the catalogue's when the meter left
-	// it out, or the medium's for an M-Bus reading ("m3", "GJ").
+	// unit by dsmr's rule (see sensorsOf): as the meter sent it; for
+	// the object's value without one, the catalogue's or the M-Bus
+	// medium's ("m3", "GJ"); else "".
 	unit string
-	// id is the object id for discovery ("energy_import",
-	// "mbus1_reading", "current_thresholds_1"); name the sensor's name.
-	id, name string
 	// mbusType is the device type of the M-Bus channel the object belongs
-	// to (dsmr.DeviceGas, ...), -1 for the meter's own objects.
+	// to (dsmr.DeviceGas, ...), -1 for the meter's own objects and a
+	// channel whose type is not sent.
 	mbusType int
+	// known tells whether the catalogue knows the code; then catID and
+	// catName are its ID and Name, from which label makes the sensor's.
+	known          bool
+	catID, catName string
+}
+
+// label returns the sensor's object id for discovery ("energy_import",
+// "mbus1_reading", "current_thresholds_1", "obis_1_0_99_1_0") and its
+// name ("Gas (channel 1)", "Current thresholds 2"). It is asked only for a
+// discovery config the builder has not kept.
+func (s *sensor) label() (id, name string) {
+	id, name = s.catID, s.catName
+	if !s.known {
+		id, name = unknownID(s.obis), s.obis.String()
+	}
+	if channel := int(s.obis.B); s.obis.A == 0 && channel >= 1 && channel <= 4 {
+		if isMBusReading(s.obis) {
+			switch s.mbusType {
+			case dsmr.DeviceGas:
+				name = "Gas"
+			case dsmr.DeviceWater:
+				name = "Water"
+			case dsmr.DeviceHeat:
+				name = "Heat"
+			}
+		}
+		name += " (channel " + strconv.Itoa(channel) + ")"
+	}
+	if s.group > 0 {
+		id += "_" + strconv.Itoa(s.group)
+		name += " " + strconv.Itoa(s.group)
+	}
+	return id, name
 }
 
 // suffix returns the part of the sensor's state topic after the root.
@@ -44,10 +76,22 @@ func isMBusReading(o dsmr.OBIS) bool {
 // messages), timestamps, the power-failure log (a structure, which the
 // telegram topic carries), and M-Bus readings whose capture time is a
 // placeholder (a channel with no device behind it).
-func sensorsOf(t *dsmr.Telegram) []sensor {
-	var types map[int]int
-	var out []sensor
-	for _, o := range t.Objects() {
+//
+// A number's unit follows dsmr's rule, as the JSON telegram's do: the one
+// the meter sent; for the object's value (its last number) without one,
+// the one the standard fixes (dsmr.Telegram.DefaultUnit: the catalogue's,
+// or the M-Bus device type's); counts and identifiers, and the other
+// numbers of an object, such as the count that starts a buffer, have
+// none.
+func sensorsOf(t *dsmr.Telegram) []sensor { return appendSensors(nil, t) }
+
+// appendSensors is sensorsOf appending to out, for a caller that reuses
+// the memory.
+func appendSensors(out []sensor, t *dsmr.Telegram) []sensor {
+	objects := t.Objects()
+	types := [5]int{0, -2, -2, -2, -2} // of the M-Bus channels 1 to 4, -2 until asked
+	for k := range objects {
+		o := &objects[k]
 		if o.OBIS == dsmr.CodePowerFailureLog {
 			continue
 		}
@@ -59,73 +103,48 @@ func sensorsOf(t *dsmr.Telegram) []sensor {
 		if reading && len(o.Values) > 1 && o.Values[0].IsPlaceholder() {
 			continue
 		}
-		n := 0
-		for _, v := range o.Values {
-			if v.Kind() == dsmr.KindNumber {
-				n++
+		mbusType := -1
+		if ch := o.OBIS.B; o.OBIS.A == 0 && ch >= 1 && ch <= 4 {
+			if types[ch] == -2 {
+				types[ch] = t.DeviceType(int(ch))
 			}
+			mbusType = types[ch]
 		}
+		first := len(out)
+		for _, v := range o.Values {
+			d, unit, ok := v.Decimal()
+			// A timestamp of twelve digits alone reads as a number
+			// too: Kind tells, and only such a length needs asking.
+			if !ok || (len(v.Bytes()) == 12 || len(v.Bytes()) == 13) && v.Kind() != dsmr.KindNumber {
+				continue
+			}
+			out = append(out, sensor{obis: o.OBIS, value: d, unit: unit, mbusType: mbusType,
+				known: known, catID: info.ID, catName: info.Name})
+		}
+		n := len(out) - first
 		if n == 0 {
 			continue
 		}
-		mbusType := -1
-		channel := 0
-		if o.OBIS.A == 0 && o.OBIS.B >= 1 && o.OBIS.B <= 4 {
-			if types == nil {
-				types = map[int]int{}
-				for _, d := range t.MBus() {
-					types[d.Channel] = d.Type
-				}
-			}
-			channel = int(o.OBIS.B)
-			mbusType = types[channel]
+		if last := &out[len(out)-1]; last.unit == "" {
+			last.unit = t.DefaultUnit(o) // the object's value
 		}
-		id, name := info.ID, info.Name
-		if !known {
-			id = "obis_" + strings.NewReplacer("-", "_", ":", "_", ".", "_").Replace(o.OBIS.String())
-			name = o.OBIS.String()
-		}
-		if channel > 0 {
-			if reading {
-				switch mbusType {
-				case dsmr.DeviceGas:
-					name = "Gas"
-				case dsmr.DeviceWater:
-					name = "Water"
-				case dsmr.DeviceHeat:
-					name = "Heat"
-				}
+		if n > 1 {
+			for k := range out[first:] {
+				out[first+k].group = k + 1
 			}
-			name += " (channel " + strconv.Itoa(channel) + ")"
-		}
-		k := 0
-		for _, v := range o.Values {
-			if v.Kind() != dsmr.KindNumber {
-				continue
-			}
-			k++
-			d, unit, _ := v.Decimal()
-			if unit == "" {
-				unit = info.Unit
-			}
-			if unit == "" && reading {
-				switch mbusType {
-				case dsmr.DeviceGas, dsmr.DeviceWater:
-					unit = "m3"
-				case dsmr.DeviceHeat:
-					unit = "GJ"
-				}
-			}
-			s := sensor{obis: o.OBIS, value: d, unit: unit, id: id, name: name, mbusType: mbusType}
-			if n > 1 {
-				s.group = k
-				s.id += "_" + strconv.Itoa(k)
-				s.name += " " + strconv.Itoa(k)
-			}
-			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// unknownID is the object id of a code the catalogue does not know:
+// obis_1_0_99_1_0 for 1-0:99.1.0.
+func unknownID(c dsmr.OBIS) string {
+	b := append(make([]byte, 0, 24), "obis"...)
+	for _, g := range [...]uint8{c.A, c.B, c.C, c.D, c.E} {
+		b = strconv.AppendUint(append(b, '_'), uint64(g), 10)
+	}
+	return string(b)
 }
 
 // haUnit returns the unit as Home Assistant spells it.
@@ -273,9 +292,10 @@ func discovery(s *sensor, id *identity, dev *device, prefix string, expireAfter 
 	unit := haUnit(s.unit)
 	dc, sc, diag := classify(s, unit)
 	prec := int(s.value.Scale)
+	objectID, name := s.label()
 	c := haConfig{
-		Name:             s.name,
-		UniqueID:         "smarty_" + id.node + "_" + s.id,
+		Name:             name,
+		UniqueID:         "smarty_" + id.node + "_" + objectID,
 		StateTopic:       id.root + "/" + s.suffix(),
 		Unit:             unit,
 		DeviceClass:      dc,
@@ -291,7 +311,7 @@ func discovery(s *sensor, id *identity, dev *device, prefix string, expireAfter 
 		c.EntityCategory = "diagnostic"
 	}
 	payload, _ = json.Marshal(&c) // cannot fail: strings and ints only
-	return discoveryTopic(prefix, id, s.id), payload
+	return discoveryTopic(prefix, id, objectID), payload
 }
 
 // identity is who a connection publishes as: it depends on the meter when

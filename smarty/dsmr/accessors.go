@@ -174,6 +174,17 @@ func (t *Telegram) DefaultUnit(o *Object) string {
 	return ""
 }
 
+// DeviceType returns the M-Bus device type (0-n:24.1.0: [DeviceGas],
+// [DeviceHeat], [DeviceWater], ...) of channel 1 to 4, as [Telegram.MBus]
+// gives it, without the rest of MBus's work; -1 when the telegram does not
+// say, or for another channel.
+func (t *Telegram) DeviceType(channel int) int {
+	if channel < 1 || channel > 4 {
+		return -1
+	}
+	return t.deviceType(uint8(channel))
+}
+
 // deviceType returns the M-Bus device type of channel ch, -1 when the
 // telegram does not say.
 func (t *Telegram) deviceType(ch uint8) int {
