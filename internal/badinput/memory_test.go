@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"io/fs"
 	"os"
@@ -15,10 +16,60 @@ import (
 	"time"
 )
 
+// long runs the floods at their full size (.ci/run does): 32 MB through
+// the live reader, 128 MB through OfflineDecryption. Without it they are
+// run smaller, in the same proportions: see liveSizes and offlineSizes.
+var long = flag.Bool("long", false, "run the bad-input floods at their full size, several seconds each (.ci/run does)")
+
 // memoryMargin is how much more memory a flood of bad input may take than
-// a small dose of the same: a few times the reader's buffers and the
-// runtime's slack, and a small part of the flood itself.
+// a small dose of the same, at the floods' full size: a few times the
+// reader's buffers and the runtime's slack, and a small part of the flood
+// itself. It is the GOMEMLIMIT of OfflineDecryption in every run.
 const memoryMargin = 16 << 20
+
+// liveSizes returns the size of a flood through the live reader and the
+// margin its heap may grow by. At full size (-long) a flood is twice
+// memoryMargin; by default it is 4 MB and the margin 2 MB, the same
+// proportion: a reader that kept the flood, or half of it, still goes past
+// the margin, and the in-process heap is measured to a few KB. A slow
+// flood is 128 KB in every run.
+func liveSizes(f flood) (size, margin int) {
+	switch {
+	case f.slow && *long:
+		// About 4 s: the pty delivers the flood in small reads, each
+		// of which re-examines what is pending.
+		return 128 << 10, memoryMargin
+	case f.slow:
+		return 128 << 10, 2 << 20
+	case *long:
+		return 2 * memoryMargin, memoryMargin
+	}
+	return 4 << 20, 2 << 20
+}
+
+// offlineSizes returns the sizes of the small and the large flood run
+// through OfflineDecryption, whose peak resident memory (RSS) is compared,
+// and the margin. At full size (-long) they are 1 MB and 128 MB, with
+// memoryMargin; by default 256 KB and 32 MB, the same ratio of 128, with
+// three quarters of the margin (RSS, unlike the heap, moves by a few MB
+// from run to run): a command that kept the flood, or two fifths of it,
+// goes past it.
+// A slow flood is 4 MB and 16 MB at full size, 256 KB and 1 MB by
+// default: what it shows is the work per byte, which does not depend on
+// the size.
+func offlineSizes(f flood) (small, large, margin int) {
+	switch {
+	case f.slow && *long:
+		// Its churn of garbage takes a few MB to reach the
+		// collector's steady state.
+		return 4 << 20, 16 << 20, memoryMargin
+	case f.slow:
+		return 256 << 10, 1 << 20, memoryMargin * 3 / 4
+	case *long:
+		return 1 << 20, 128 << 20, memoryMargin
+	}
+	return 256 << 10, 32 << 20, memoryMargin * 3 / 4
+}
 
 // flood is bad input repeated to a given size.
 type flood struct {
@@ -123,53 +174,51 @@ func heapPeak() (stop func() uint64) {
 	}
 }
 
-func heapAfterGC() uint64 {
-	runtime.GC()
+// heapAfterGC returns the heap in use after a collection that returned
+// what is free to the system, and all the memory the runtime holds from
+// the system then, which is what a memory limit is compared with.
+func heapAfterGC() (heap, total uint64) {
+	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
+	return ms.HeapInuse, ms.Sys - ms.HeapReleased
 }
 
 // TestLiveMemory floods the live reader, through a pseudo-terminal, with
 // many times its buffer of each kind of bad input: the heap stays within
-// a margin that is smaller than the flood, and the good frame after the
-// flood is decoded.
+// a margin that is half the flood (liveSizes: 4 MB by default, 32 MB with
+// -long), and the good frame after the flood is decoded.
 func TestLiveMemory(t *testing.T) {
 	for _, f := range floods() {
 		t.Run(f.name, func(t *testing.T) {
-			size := 32 << 20
-			switch {
-			case f.slow:
-				// About 4 s: the pty delivers the flood in small
-				// reads, each of which re-examines what is pending.
-				size = 128 << 10
-			case testing.Short():
-				size = 8 << 20
-			}
+			size, margin := liveSizes(f)
 			s, data := floodStream(t, f, size)
-			base := heapAfterGC()
+			base, total := heapAfterGC()
 			// A memory limit makes the collector work to keep the heap
 			// under it: only memory the reader keeps can go past it.
-			defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(base) + memoryMargin/2))
+			// It counts all the runtime holds, stacks and metadata too.
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(total) + int64(margin)/2))
 			stop := heapPeak()
 			start := time.Now()
 			r := runLiveKeep(t, data(), s.goods[len(s.goods)-1].counter, 100)
 			peak := stop()
 			elapsed := time.Since(start)
 			checkLive(t, s, r)
-			t.Logf("%d MB in %s: heap %.1f MB before, peak %.1f MB, %d frame errors, %d bytes skipped",
-				(s.regions[0].end-s.regions[0].start)>>20, elapsed.Round(time.Millisecond), float64(base)/(1<<20), float64(peak)/(1<<20), r.nerrs, r.stats.Skipped)
-			if peak > base+memoryMargin {
-				t.Errorf("the heap grew from %d to %d bytes on %d bytes of %s: more than %d", base, peak, s.regions[0].end-s.regions[0].start, f.name, memoryMargin)
+			t.Logf("%d KB in %s: heap %.1f MB before, peak %.1f MB, %d frame errors, %d bytes skipped",
+				(s.regions[0].end-s.regions[0].start)>>10, elapsed.Round(time.Millisecond), float64(base)/(1<<20), float64(peak)/(1<<20), r.nerrs, r.stats.Skipped)
+			if peak > base+uint64(margin) {
+				t.Errorf("the heap grew from %d to %d bytes on %d bytes of %s: more than %d", base, peak, s.regions[0].end-s.regions[0].start, f.name, margin)
 			}
 		})
 	}
 }
 
 // TestOfflineMemory: OfflineDecryption's peak memory on a large flood of
-// bad input is that of a small one, give or take memoryMargin. Both run
-// with a memory limit (GOMEMLIMIT) under which the collector keeps the
-// garbage, so that what is compared is what the command keeps.
+// bad input is that of a small one, 128 times smaller, give or take a
+// margin (offlineSizes: 32 MB against 256 KB by default, 128 MB against
+// 1 MB with -long). Both run with a memory limit (GOMEMLIMIT) under which
+// the collector keeps the garbage, so that what is compared is what the
+// command keeps.
 func TestOfflineMemory(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("peak memory of a child process is read from Linux's rusage")
@@ -179,16 +228,7 @@ func TestOfflineMemory(t *testing.T) {
 			// Each flood runs in child processes of its own, whose peak
 			// memory is their own: the floods may run side by side.
 			t.Parallel()
-			large := 128 << 20
-			if testing.Short() {
-				large = 32 << 20
-			}
-			small := 1 << 20
-			if f.slow {
-				// Its churn of garbage takes a few MB to reach the
-				// collector's steady state.
-				small, large = 4<<20, 16<<20
-			}
+			small, large, margin := offlineSizes(f)
 			var rss [2]int64
 			for i, size := range []int{small, large} {
 				s, data := floodStream(t, f, size)
@@ -197,14 +237,14 @@ func TestOfflineMemory(t *testing.T) {
 				start := time.Now()
 				r := runOfflineFile(t, dump, "-v", "0")
 				if want := s.telegrams(); !bytes.Equal(r.stdout, want) {
-					t.Fatalf("%d MB: the good frames around the flood were not both decoded; stderr:\n%s", size>>20, tail(r.stderr))
+					t.Fatalf("%d KB: the good frames around the flood were not both decoded; stderr:\n%s", size>>10, tail(r.stderr))
 				}
 				rss[i] = r.maxRSS
-				t.Logf("%4d MB: peak RSS %.1f MB, %s; %s", size>>20, float64(r.maxRSS)/(1<<20),
+				t.Logf("%6d KB: peak RSS %.1f MB, %s; %s", size>>10, float64(r.maxRSS)/(1<<20),
 					time.Since(start).Round(time.Millisecond), firstLine(r.stderr))
 			}
-			if rss[1] > rss[0]+memoryMargin {
-				t.Errorf("peak RSS %d bytes on %d MB of %s, %d on %d MB: it grows with the input", rss[1], large>>20, f.name, rss[0], small>>20)
+			if rss[1] > rss[0]+int64(margin) {
+				t.Errorf("peak RSS %d bytes on %d KB of %s, %d on %d KB: it grows with the input", rss[1], large>>10, f.name, rss[0], small>>10)
 			}
 		})
 	}
