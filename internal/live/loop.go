@@ -124,7 +124,9 @@ type LoopConfig struct {
 	Silence time.Duration
 	// Log gets the frames that failed (the first few of an interval in
 	// full at Warn, the rest counted; each at Debug), the first frame that
-	// fails authentication, the end of a file; nil discards.
+	// fails authentication, the end of a file, and the lines left out of
+	// telegrams whose CRC vouches for the rest (dsmr.Telegram.LineErrors:
+	// at Warn, once per identification line and line); nil discards.
 	Log *slog.Logger
 	// Describe turns an error of a skipped frame into the line logged for
 	// it; the command layer adds what the user should do. nil: Error().
@@ -261,6 +263,7 @@ func (l *Loop) read(ctx context.Context) error {
 	}
 	fails := newFailureLog(l.log, l.cfg.FailureInterval, l.cfg.FailureBurst, l.cfg.Describe)
 	defer fails.flush()
+	lines := newLineLog(l.log, l.cfg.Device)
 	n := 0
 	for {
 		var it item
@@ -294,6 +297,7 @@ func (l *Loop) read(ctx context.Context) error {
 			silence.Reset(l.cfg.Silence)
 		}
 		setLink(LinkUp)
+		lines.add(it.r)
 		if l.cfg.Annotate != nil {
 			l.cfg.Annotate(it.r)
 		}
