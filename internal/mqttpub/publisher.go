@@ -37,8 +37,9 @@ var errAckTimeout = errors.New("the broker did not acknowledge in time")
 // A telegram leaves the queue only when the broker has acknowledged all
 // its messages (at QoS 1 and 2; at QoS 0 when they are written to the
 // network), so a telegram is delivered at least once however often the
-// connection breaks; it is delivered twice only when the connection breaks
-// after the broker got a message and before its acknowledgement came back.
+// connection breaks; it is delivered twice only when the connection breaks,
+// or Run's grace period ends, after the broker got a message and before
+// its acknowledgement came back.
 type Publisher struct {
 	cfg    Config
 	broker string       // as given to paho: may hold a user name and password
@@ -557,6 +558,16 @@ func (p *Publisher) publish(ctx context.Context, cn *conn, batch []item) error {
 	defer p.q.commit()
 	for k := range batch {
 		if err := p.await(ctx, cn, toks[k], timer.C); err != nil {
+			// The broker may have acknowledged more of the batch
+			// than was looked at when the wait ended (the grace
+			// period over, the connection lost): those telegrams are
+			// delivered and must not be sent again by the next
+			// connection or the next run.
+			for k < len(batch) && acked(toks[k]) {
+				p.q.pop(batch[k].seq)
+				p.published.Add(1)
+				k++
+			}
 			p.b.restore(snap)
 			for j := range k {
 				p.b.commit(msgs[j], batch[j].reading.Received)
@@ -572,9 +583,19 @@ func (p *Publisher) publish(ctx context.Context, cn *conn, batch []item) error {
 	return nil
 }
 
-// await waits until every token is acknowledged.
+// await waits until every token is acknowledged. A token already
+// acknowledged counts as such even when ctx is done, the connection lost
+// or the timeout passed.
 func (p *Publisher) await(ctx context.Context, cn *conn, toks []mqtt.Token, timeout <-chan time.Time) error {
 	for _, t := range toks {
+		select {
+		case <-t.Done():
+			if err := t.Error(); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
 		select {
 		case <-t.Done():
 			if err := t.Error(); err != nil {
@@ -589,6 +610,22 @@ func (p *Publisher) await(ctx context.Context, cn *conn, toks []mqtt.Token, time
 		}
 	}
 	return nil
+}
+
+// acked reports whether every token is acknowledged already, without
+// waiting.
+func acked(toks []mqtt.Token) bool {
+	for _, t := range toks {
+		select {
+		case <-t.Done():
+			if t.Error() != nil {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // connect connects as id, retrying with backoff. It returns early only
