@@ -43,8 +43,14 @@ func (o *Output) Reading(r *live.Reading) {
 		rd.SystemTitle = m.Header.SystemTitle
 		rd.FrameCounter = m.Header.FrameCounter
 	}
-	if err := o.pub.Add(rd); err == nil && m.Encrypted {
-		o.pub.log.Log(context.Background(), levelTrace, fmt.Sprintf("queued telegram, frame counter %d", m.Header.FrameCounter))
+	if safe, err := o.pub.add(rd); err == nil && m.Encrypted {
+		// "on disk" once a crash would not lose it (or it is
+		// delivered already); "in memory" otherwise.
+		where := "in memory"
+		if safe {
+			where = "on disk"
+		}
+		o.pub.log.Log(context.Background(), levelTrace, fmt.Sprintf("queued telegram, frame counter %d, %s", m.Header.FrameCounter, where))
 	}
 	o.pub.SetQuarter(r.Quarter) // with -refPower
 }

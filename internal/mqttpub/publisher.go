@@ -176,14 +176,21 @@ func (p *Publisher) Stats() Stats {
 // It is safe to call from any goroutine; it returns an error only after
 // Run has returned (ErrClosed).
 func (p *Publisher) Add(r Reading) error {
+	_, err := p.add(r)
+	return err
+}
+
+// add is Add, and also reports whether the telegram is on disk (or
+// delivered already) when it returns: see queue.put.
+func (p *Publisher) add(r Reading) (safe bool, err error) {
 	if r.Received.IsZero() {
 		r.Received = time.Now()
 	}
 	rec := appendRecord(make([]byte, 0, recordHeader+len(r.Telegram)), &r)
 	p.shared.put(&r) // before the queue has it: the publishing may take it at once
-	dropped, err := p.q.add(rec)
+	dropped, safe, err := p.q.put(rec)
 	if err != nil {
-		return err
+		return false, err
 	}
 	p.meter.Store(meterOnline) // the wake below publishes it
 	if dropped {
@@ -193,7 +200,7 @@ func (p *Publisher) Add(r Reading) error {
 	case p.wake <- struct{}{}:
 	default:
 	}
-	return nil
+	return safe, nil
 }
 
 func (p *Publisher) droppedFromMemory() {

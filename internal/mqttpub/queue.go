@@ -203,10 +203,18 @@ func newQueue(max int, dir string, log *slog.Logger, onDrop func(int)) (*queue, 
 // directory it then waits until the record is on disk, for at most q.wait,
 // and not at all while the disk fails; it holds no lock meanwhile.
 func (q *queue) add(rec []byte) (dropped bool, err error) {
+	dropped, _, err = q.put(rec)
+	return dropped, err
+}
+
+// put is add, and also reports whether the record is safe when put
+// returns: on disk, or delivered already. It is not while the disk fails,
+// when the disk took longer than q.wait, and without a directory.
+func (q *queue) put(rec []byte) (dropped, safe bool, err error) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		return false, ErrClosed
+		return false, false, ErrClosed
 	}
 	if q.mem.len() >= q.memMax {
 		q.mem.popFront()
@@ -217,7 +225,7 @@ func (q *queue) add(rec []byte) (dropped bool, err error) {
 	q.next++
 	q.mu.Unlock()
 	if q.wake == nil {
-		return dropped, nil
+		return dropped, false, nil
 	}
 	select {
 	case q.wake <- struct{}{}:
@@ -226,11 +234,12 @@ func (q *queue) add(rec []byte) (dropped bool, err error) {
 	var timer *time.Timer
 	for {
 		q.mu.Lock()
-		done := q.durable > seq || q.failing || q.closed
+		safe = q.durable > seq
+		done := safe || q.failing || q.closed
 		ch := q.progress
 		q.mu.Unlock()
 		if done {
-			break
+			return dropped, safe, nil
 		}
 		if timer == nil {
 			timer = time.NewTimer(q.wait)
@@ -239,10 +248,9 @@ func (q *queue) add(rec []byte) (dropped bool, err error) {
 		select {
 		case <-ch:
 		case <-timer.C:
-			return dropped, nil
+			return dropped, false, nil
 		}
 	}
-	return dropped, nil
 }
 
 // advance moves durable up to d and wakes the adds waiting for it. The

@@ -117,3 +117,45 @@ func TestPublishCutKeepsAcknowledged(t *testing.T) {
 		})
 	}
 }
+
+// TestAddSaysIfOnDisk: the Publisher's add reports whether the telegram is
+// on disk when it returns (the line MQTTPublisher logs at -v 2 says "on
+// disk" or "in memory", and a test that kills the process trusts it).
+func TestAddSaysIfOnDisk(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		dir     bool
+		stalled bool // the disk takes longer than add waits
+		want    bool
+	}{
+		{"queue directory", true, false, true},
+		{"the disk stalls", true, true, false},
+		{"no queue directory", false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Broker: "tcp://127.0.0.1:1"}
+			if tc.dir {
+				cfg.QueueDir = t.TempDir()
+			}
+			p, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.q.close()
+			if tc.stalled {
+				p.q.wait = time.Millisecond
+				p.q.ioMu.Lock()
+				defer p.q.ioMu.Unlock()
+			}
+			for n := 1; n <= 3; n++ {
+				safe, err := p.add(reading(n))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if safe != tc.want {
+					t.Errorf("telegram %d: on disk %v, want %v (stats %+v)", n, safe, tc.want, p.Stats())
+				}
+			}
+		})
+	}
+}
