@@ -216,7 +216,8 @@ func isReading(o *dsmr.Object, k int) bool {
 
 func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, tc *timeCache) []byte {
 	var isText bool
-	if h := headOf(o.OBIS); h != nil {
+	h := headOf(o.OBIS)
+	if h != nil {
 		dst = append(dst, h.json...)
 		isText = h.text
 	} else {
@@ -234,7 +235,7 @@ func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, tc *timeCache) [
 		}
 		// isText says whether the object is text, as dsmr's Lookup
 		// does; TestAppendJSONText holds the two together.
-		dst = appendValue(dst, v, isText, t, o, k, tc)
+		dst = appendValue(dst, v, isText, t, o, h, k, tc)
 	}
 	return append(dst, "]}"...)
 }
@@ -260,6 +261,11 @@ type objectHead struct {
 	code uint64 // packOBIS
 	json []byte
 	text bool
+	// unit is Telegram.DefaultUnit of an object of this code that holds
+	// one value, when it depends on the code alone (not for an M-Bus
+	// channel's objects, whose device type counts); fixed says so.
+	unit  string
+	fixed bool
 }
 
 // heads holds the objectHead of the codes the catalogue knows, each made
@@ -305,6 +311,11 @@ func headOf(c dsmr.OBIS) *objectHead {
 		return nil
 	}
 	h := &objectHead{code: key, json: appendHead(nil, c, info.Name), text: info.Text}
+	if h.fixed = c.A != 0 || c.B < 1 || c.B > 4; h.fixed {
+		// An object with one value, a number without a unit, has no
+		// group of its own to give one: only the code counts.
+		h.unit = new(dsmr.Telegram).DefaultUnit(&dsmr.Object{OBIS: c})
+	}
 	i = start
 	for range maxProbes {
 		if heads[i].CompareAndSwap(nil, h) {
@@ -356,7 +367,7 @@ type timeCache struct {
 // Object.Decimal takes it) gets the unit the standard fixes when the meter
 // sent none (Telegram.Unit); other numbers, such as the count that starts a
 // buffer, keep what they have.
-func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsmr.Object, k int, tc *timeCache) []byte {
+func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsmr.Object, h *objectHead, k int, tc *timeCache) []byte {
 	raw := v.Bytes()
 	dst = appendRaw(append(dst, `{"raw":`...), raw)
 	// Timestamps, placeholders included, are 12 or 13 bytes long (see
@@ -398,7 +409,13 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsm
 		dst = out
 		if len(unit) == 0 && isReading(o, k) {
 			// Telegram.Unit, for the value known to have none.
-			if u := t.DefaultUnit(o); u != "" {
+			u := ""
+			if h != nil && h.fixed && len(o.Values) == 1 {
+				u = h.unit
+			} else {
+				u = t.DefaultUnit(o)
+			}
+			if u != "" {
 				unit = []byte(u) // does not escape: no allocation
 			}
 		}
@@ -417,14 +434,36 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsm
 // printable ASCII in a value, and a quote or backslash is rare: the text
 // is usually copied as it is.
 func appendRaw(dst, raw []byte) []byte {
-	for _, c := range raw {
-		if !safeByte[c] {
-			return appendString(dst, raw)
+	n := len(dst)
+	dst = slices.Grow(dst, len(raw)+2)[:n+len(raw)+2]
+	out := dst[n+1 : n+1+len(raw)]
+	// Checked and copied in one pass, eight bytes at a time (the last
+	// eight overlapping) when there are as many.
+	if len(raw) >= 8 {
+		for i := 0; ; i += 8 {
+			if i+8 > len(raw) {
+				i = len(raw) - 8
+			}
+			w := binary.LittleEndian.Uint64(raw[i:])
+			if unsafeBytes(w) != 0 {
+				return appendString(dst[:n], raw)
+			}
+			binary.LittleEndian.PutUint64(out[i:], w)
+			if i+8 == len(raw) {
+				break
+			}
+		}
+	} else {
+		for i, c := range raw {
+			if !safeByte[c] {
+				return appendString(dst[:n], raw)
+			}
+			out[i] = c
 		}
 	}
-	dst = append(dst, '"')
-	dst = append(dst, raw...)
-	return append(dst, '"')
+	dst[n] = '"'
+	dst[len(dst)-1] = '"'
+	return dst
 }
 
 // appendText adds ,"text":"..." when v is hex that decodes to text, by

@@ -544,3 +544,28 @@ func TestAppendMessage(t *testing.T) {
 		t.Errorf("EnvelopeOf = %+v, want %+v", got, realEnvelope)
 	}
 }
+
+// TestHeadUnit holds the unit objectHead keeps for a code to dsmr's
+// Telegram.DefaultUnit, for every one-value object of the meter corpus and
+// the golden telegrams.
+func TestHeadUnit(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/meters/*.txt")
+	more, _ := filepath.Glob("testdata/*.txt")
+	for _, f := range append(files, more...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg, err := dsmr.Parse(data)
+		if err != nil && !errors.Is(err, dsmr.ErrCRC) {
+			continue
+		}
+		for _, o := range tg.Objects() {
+			if h := headOf(o.OBIS); h != nil && h.fixed && len(o.Values) == 1 {
+				if want := tg.DefaultUnit(&o); h.unit != want {
+					t.Errorf("%s: %v: kept unit %q, DefaultUnit %q", f, o.OBIS, h.unit, want)
+				}
+			}
+		}
+	}
+}

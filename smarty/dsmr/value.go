@@ -141,7 +141,7 @@ func (v Value) AppendNumber(b []byte) (_ []byte, unit []byte, ok bool) {
 		}
 		unit = raw[i+1:]
 		for _, c := range unit {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			if !alnum[c] {
 				return b, nil, false
 			}
 		}
@@ -410,7 +410,7 @@ func parseNumber(b []byte) (d Decimal, unit []byte, ok bool) {
 		}
 		unit = b[i+1:]
 		for _, c := range unit {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			if !alnum[c] {
 				return Decimal{}, nil, false
 			}
 		}
@@ -420,6 +420,14 @@ func parseNumber(b []byte) (d Decimal, unit []byte, ok bool) {
 	}
 	return Decimal{Coef: coef, Scale: uint8(scale)}, unit, true
 }
+
+// alnum tells the letters and digits of ASCII, which a unit is made of.
+var alnum = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	}
+	return t
+}()
 
 // knownUnit returns u as one of the unit strings meters send, so that
 // returning one does not allocate, or "" when it is none of them.
