@@ -323,7 +323,11 @@ func TestEndToEnd(t *testing.T) {
 
 // TestBrokerRestart stops the broker for many telegram intervals while the
 // simulator keeps sending: a subscriber with a persistent session gets
-// every telegram's JSON once, in order.
+// every telegram's JSON at least once, in order. The stop may catch a
+// batch in flight: the broker has some of its telegrams (and passes them
+// on) but the publisher has no acknowledgement, and sends them again once
+// the broker is back (docs/reliability.md). Those aside, each telegram
+// arrives once.
 func TestBrokerRestart(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := mosquittotest.Subscribe(t, b.URL(), "persistent", "smarty/telegram", true)
@@ -354,7 +358,7 @@ func TestBrokerRestart(t *testing.T) {
 	m := sub.Barrier(t)
 	// A message the broker was sending to the subscriber when it was
 	// stopped comes again, flagged DUP, after the restart: QoS 1 on the
-	// broker's side. Those aside, each telegram arrives once.
+	// broker's side.
 	var fc []int
 	seen, redelivered := map[int]bool{}, 0
 	for _, msg := range m {
@@ -366,12 +370,29 @@ func TestBrokerRestart(t *testing.T) {
 		seen[n] = true
 		fc = append(fc, n)
 	}
-	if len(fc) != published {
-		t.Errorf("subscriber got %d telegrams, the publisher delivered %d", len(fc), published)
+	again := batchAgain(t, fc, 32)
+	if n := len(fc) - again; n != published {
+		t.Errorf("subscriber got %d telegrams, the publisher delivered %d", n, published)
 	}
-	consecutive(t, fc)
-	t.Logf("%d redelivered by the broker (DUP)", redelivered)
-	t.Logf("%d telegrams, frame counters %d to %d, %d of them queued while the broker was down", len(fc), fc[0], fc[len(fc)-1], queuedAtRestart)
+	t.Logf("%d redelivered by the broker (DUP), %d sent again by the publisher (a batch in flight when the broker stopped)", redelivered, again)
+	t.Logf("%d telegrams, frame counters %d to %d, %d of them queued while the broker was down", len(fc)-again, fc[0], fc[len(fc)-1], queuedAtRestart)
+}
+
+// batchAgain fails the test unless fc counts up by one, except for one
+// step back of at most most telegrams (a batch sent again), after which it
+// counts up by one again. It returns the length of that step back.
+func batchAgain(t *testing.T, fc []int, most int) (again int) {
+	t.Helper()
+	for i := 1; i < len(fc); i++ {
+		switch d := fc[i-1] + 1 - fc[i]; {
+		case d == 0:
+		case d > 0 && d <= most && again == 0:
+			again = d
+		default:
+			t.Fatalf("frame counters neither consecutive nor one batch again at %d: %v", i, fc)
+		}
+	}
+	return again
 }
 
 // TestKill kills MQTTPublisher with SIGKILL while the broker is down, with
