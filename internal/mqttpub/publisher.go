@@ -889,8 +889,10 @@ type builder struct {
 	// telegram's sensor k usually needs only a comparison with layout[k].
 	layout []layoutEntry
 	spare  layoutEntry // for a sensor past maxMemo
-	// sensors is the memory of the sensors of the telegram being built.
+	// sensors is the memory of the sensors of the telegram being built,
+	// unsent that of the indexes of those to announce.
 	sensors []sensor
+	unsent  []int
 }
 
 type layoutEntry struct {
@@ -1029,16 +1031,23 @@ func (b *builder) forget() { clear(b.announced) }
 func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
 	b.sensors = appendSensors(b.sensors[:0], t)
 	sensors := b.sensors
-	msgs := make([]message, 0, 2*len(sensors)+1)
 	b.memo(t, id)
 	var dev device // made when a config is not in the cache
+	// The sensors whose discovery config the broker does not have yet:
+	// none in the steady state.
+	b.unsent = b.unsent[:0]
 	if !b.cfg.NoDiscovery {
 		for k := range sensors {
 			m := &b.sensorMemo(t, k, &sensors[k], id, &dev).disco
 			if b.announced[m.topic] != m.text {
-				msgs = append(msgs, message{topic: m.topic, payload: m.payload, retain: true, kind: kindDiscovery, text: m.text})
+				b.unsent = append(b.unsent, k)
 			}
 		}
+	}
+	msgs := make([]message, 0, len(b.unsent)+len(sensors)+1)
+	for _, k := range b.unsent {
+		m := &b.sensorMemo(t, k, &sensors[k], id, &dev).disco
+		msgs = append(msgs, message{topic: m.topic, payload: m.payload, retain: true, kind: kindDiscovery, text: m.text})
 	}
 	retain := !b.cfg.NoRetain
 	// The payloads of the values share one buffer.

@@ -23,10 +23,6 @@ type sensor struct {
 	// to (dsmr.DeviceGas, ...), -1 for the meter's own objects and a
 	// channel whose type is not sent.
 	mbusType int
-	// known tells whether the catalogue knows the code; then catID and
-	// catName are its ID and Name, from which label makes the sensor's.
-	known          bool
-	catID, catName string
 }
 
 // label returns the sensor's object id for discovery ("energy_import",
@@ -34,8 +30,9 @@ type sensor struct {
 // name ("Gas (channel 1)", "Current thresholds 2"). It is asked only for a
 // discovery config the builder has not kept.
 func (s *sensor) label() (id, name string) {
-	id, name = s.catID, s.catName
-	if !s.known {
+	info, known := dsmr.Lookup(s.obis)
+	id, name = info.ID, info.Name
+	if !known {
 		id, name = unknownID(s.obis), s.obis.String()
 	}
 	if channel := int(s.obis.B); s.obis.A == 0 && channel >= 1 && channel <= 4 {
@@ -95,8 +92,7 @@ func appendSensors(out []sensor, t *dsmr.Telegram) []sensor {
 		if o.OBIS == dsmr.CodePowerFailureLog {
 			continue
 		}
-		info, known := dsmr.Lookup(o.OBIS)
-		if info.Text {
+		if info, _ := dsmr.Lookup(o.OBIS); info.Text {
 			continue
 		}
 		reading := isMBusReading(o.OBIS)
@@ -118,8 +114,7 @@ func appendSensors(out []sensor, t *dsmr.Telegram) []sensor {
 			if !ok || (len(v.Bytes()) == 12 || len(v.Bytes()) == 13) && v.Kind() != dsmr.KindNumber {
 				continue
 			}
-			out = append(out, sensor{obis: o.OBIS, value: d, unit: unit, mbusType: mbusType,
-				known: known, catID: info.ID, catName: info.Name})
+			out = append(out, sensor{obis: o.OBIS, value: d, unit: unit, mbusType: mbusType})
 		}
 		n := len(out) - first
 		if n == 0 {
