@@ -179,10 +179,11 @@ func TestPortInUse(t *testing.T) {
 // event stream, /api/telegram and standard output at once, each with the
 // same telegrams.
 func TestEveryOutput(t *testing.T) {
+	t.Parallel() // it runs programs and waits on them
 	readDSMR := clienttest.DSMRClient(t)
 	socat := clienttest.Program(t, "socat", "socat")
-	const interval = 200 * time.Millisecond
-	plain, js := simTelegrams(t, interval, 400)
+	const interval = 50 * time.Millisecond
+	plain, js := simTelegrams(t, interval, 1600)
 	byJSON := map[string]int{}
 	for i, j := range js {
 		byJSON[j] = i
@@ -333,6 +334,7 @@ func TestEveryOutput(t *testing.T) {
 // telegrams could fall silent, and its readings go, before a loaded
 // machine had let the test look.
 func TestSilentMeter(t *testing.T) {
+	t.Parallel() // it runs programs and waits on them
 	device, sim := startSimulatorProcess(t, 100*time.Millisecond)
 	g := startGateway(t, device, "-timeout", "1s")
 	get := func(path string) (int, string) {

@@ -30,39 +30,33 @@ type Browser struct {
 	id   int
 }
 
-// StartChromium starts headless Chromium with a new profile and opens a
-// tab. The browser is stopped when the test ends.
+// shared is the Chromium that the tests of one test binary share: it
+// takes a second or two of CPU to start, a tab a few milliseconds.
+var shared struct {
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	stderr  bytes.Buffer
+	profile string
+	port    string
+}
+
+// StartChromium opens a tab in headless Chromium, started with a new
+// profile for the first test of the test binary that asks, and shared
+// by the others. The tab is closed when the test ends; the browser when
+// StopChromium is called, which the TestMain of a package that uses
+// StartChromium must do (and on Linux, when the test binary ends).
 func StartChromium(t testing.TB) *Browser {
 	t.Helper()
 	bin := Program(t, "chromium", "chromium")
-	profile := t.TempDir()
-	p := Start(t, exec.Command(bin,
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
-		"--user-data-dir="+profile, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-		"about:blank"))
-	// Chromium writes its port into DevToolsActivePort once it listens.
-	var port string
-	Eventually(t, 60*time.Second, "Chromium's DevTools port", func() bool {
-		select {
-		case <-p.Done():
-			t.Fatalf("chromium ended: %s", p.Stderr.Bytes())
-		default:
-		}
-		b, err := os.ReadFile(filepath.Join(profile, "DevToolsActivePort"))
-		if err != nil {
-			return false
-		}
-		port, _, _ = strings.Cut(string(b), "\n")
-		return port != ""
-	})
+	port := sharedChromium(t, bin)
 	req, _ := http.NewRequest(http.MethodPut, "http://127.0.0.1:"+port+"/json/new?about:blank", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("opening a tab in Chromium: %v", err)
 	}
 	var target struct {
+		ID                   string `json:"id"`
 		WebSocketDebuggerURL string `json:"webSocketDebuggerUrl"`
 	}
 	err = json.NewDecoder(resp.Body).Decode(&target)
@@ -74,8 +68,82 @@ func StartChromium(t testing.TB) *Browser {
 	if err != nil {
 		t.Fatalf("connecting to Chromium's tab: %v", err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() {
+		conn.Close()
+		if resp, err := http.Get("http://127.0.0.1:" + port + "/json/close/" + target.ID); err == nil {
+			resp.Body.Close()
+		}
+	})
 	return &Browser{t: t, conn: conn}
+}
+
+// sharedChromium starts the shared Chromium unless it runs, and returns
+// its DevTools port.
+func sharedChromium(t testing.TB, bin string) string {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.cmd != nil {
+		select {
+		case <-shared.done:
+			t.Fatalf("the shared chromium ended: %s", shared.stderr.Bytes())
+		default:
+			return shared.port
+		}
+	}
+	profile, err := os.MkdirTemp("", "clienttest-chromium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin,
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
+		// The tests' tabs are open side by side: none is throttled as
+		// a tab in the background would be.
+		"--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+		"--disable-backgrounding-occluded-windows",
+		"--user-data-dir="+profile, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+		"about:blank")
+	cmd.Stderr = &shared.stderr
+	ownGroup(cmd)
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(profile)
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	shared.cmd, shared.done, shared.profile = cmd, done, profile
+	// Chromium writes its port into DevToolsActivePort once it listens.
+	Eventually(t, 60*time.Second, "Chromium's DevTools port", func() bool {
+		select {
+		case <-done:
+			t.Fatalf("chromium ended: %s", shared.stderr.Bytes())
+		default:
+		}
+		b, err := os.ReadFile(filepath.Join(profile, "DevToolsActivePort"))
+		if err != nil {
+			return false
+		}
+		shared.port, _, _ = strings.Cut(string(b), "\n")
+		return shared.port != ""
+	})
+	return shared.port
+}
+
+// StopChromium stops the Chromium that StartChromium started, if any.
+// Call it from TestMain after m.Run.
+func StopChromium() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.cmd == nil {
+		return
+	}
+	killGroup(shared.cmd)
+	<-shared.done
+	os.RemoveAll(shared.profile)
+	shared.cmd = nil
 }
 
 // call sends one DevTools command and returns its result, skipping the

@@ -82,6 +82,9 @@ scrape_configs:
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
 		"--log.level=warn",
+		// The scrape manager takes new targets at most this often (5 s
+		// by default): the first scrape would wait that long.
+		"--scrape.discovery-reload-interval=100ms",
 	))
 	Eventually(t, 30*time.Second, "Prometheus ready", func() bool {
 		select {
