@@ -79,7 +79,9 @@ func startSimulator(t *testing.T, seed uint64) string {
 		t.Fatalf("the simulator printed no pty path (%v); stderr:\n%s", err, stderr.String())
 	}
 	go io.Copy(io.Discard, out)
-	return strings.TrimSpace(line)
+	device := strings.TrimSpace(line)
+	cmdtest.HoldPTY(t, device)
+	return device
 }
 
 // expectedJSON returns what <root>/telegram must hold for the simulator's

@@ -81,6 +81,9 @@ func startSimulator(t *testing.T, args ...string) string {
 		if l == "" {
 			t.Fatalf("the simulator printed nothing; stderr:\n%s", stderr.String())
 		}
+		if strings.HasPrefix(l, "/") {
+			cmdtest.HoldPTY(t, l)
+		}
 		return l
 	case <-time.After(hangGuard):
 		t.Fatal("the simulator printed nothing")

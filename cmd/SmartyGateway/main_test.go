@@ -80,7 +80,9 @@ func startSimulatorProcess(t testing.TB, interval time.Duration, extra ...string
 		t.Fatalf("the simulator printed no pty path (%v); stderr:\n%s", err, stderr.String())
 	}
 	go io.Copy(io.Discard, out)
-	return strings.TrimSpace(line), cmd.Process
+	device := strings.TrimSpace(line)
+	cmdtest.HoldPTY(t, device)
+	return device, cmd.Process
 }
 
 // simTelegrams returns the plaintexts the simulator sends, indexed by

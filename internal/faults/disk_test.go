@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/cmdtest"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
 )
 
@@ -204,7 +205,9 @@ func simulator(t *testing.T, n int) (string, func()) {
 		cmd.Wait()
 		close(done)
 	}()
-	return strings.TrimSpace(line), func() {
+	device := strings.TrimSpace(line)
+	cmdtest.HoldPTY(t, device)
+	return device, func() {
 		t.Helper()
 		select {
 		case <-done:
