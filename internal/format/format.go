@@ -229,15 +229,26 @@ func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, tc *timeCache) [
 		dst = appendHead(dst, o.OBIS, name)
 		isText = info.Text
 	}
-	for k, v := range o.Values {
+	// isText says whether the object is text, as dsmr's Lookup does;
+	// TestAppendJSONText holds the two together. Each value is
+	// {"raw":...} and what its text is: a number, for most, written
+	// here; the rest by appendMeaning.
+	for k := range o.Values {
 		if k > 0 {
-			dst = append(dst, ',')
+			dst = append(dst, `},{"raw":`...)
 		}
-		// isText says whether the object is text, as dsmr's Lookup
-		// does; TestAppendJSONText holds the two together.
-		dst = appendValue(dst, v, isText, t, o, h, k, tc)
+		v := o.Values[k]
+		raw := v.Bytes()
+		dst = appendRaw(dst, raw)
+		// Timestamps, placeholders included, are 12 or 13 bytes long
+		// (see dsmr.KindTime): other values are not asked.
+		if isText || len(raw) == 0 || len(raw) == 12 || len(raw) == 13 {
+			dst = appendMeaning(dst, v, isText, t, o, h, k, tc)
+			continue
+		}
+		dst = appendNumber(dst, v, t, o, h, k)
 	}
-	return append(dst, "]}"...)
+	return append(dst, "}]}"...)
 }
 
 // appendHead writes what comes before an object's values: its code and
@@ -251,7 +262,7 @@ func appendHead(dst []byte, c dsmr.OBIS, name string) []byte {
 	} else {
 		dst = append(dst, "null"...)
 	}
-	return append(dst, `,"values":[`...)
+	return append(dst, `,"values":[{"raw":`...)
 }
 
 // objectHead is what AppendJSON writes of an object before its values,
@@ -295,6 +306,13 @@ func packOBIS(c dsmr.OBIS) uint64 {
 func headOf(c dsmr.OBIS) *objectHead {
 	key := packOBIS(c)
 	start := (key * 0x9E3779B97F4A7C15) >> (64 - 12)
+	if h := heads[start].Load(); h != nil && h.code == key {
+		return h // nearly always
+	}
+	return headOfSlow(c, key, start)
+}
+
+func headOfSlow(c dsmr.OBIS, key, start uint64) *objectHead {
 	i := start
 	for range maxProbes {
 		h := heads[i].Load()
@@ -361,18 +379,11 @@ type timeCache struct {
 	idRaw, idText []byte
 }
 
-// appendValue writes group k of object o: raw, then its interpretation.
-// Text objects are never read as numbers, even when their hex digits look
-// like one. Only the object's value (its last number, as dsmr's
-// Object.Decimal takes it) gets the unit the standard fixes when the meter
-// sent none (Telegram.Unit); other numbers, such as the count that starts a
-// buffer, keep what they have.
-func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsmr.Object, h *objectHead, k int, tc *timeCache) []byte {
+// appendMeaning writes what a value that may be text or a time is, after
+// its raw: group k of object o. Text objects are never read as numbers,
+// even when their hex digits look like one.
+func appendMeaning(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsmr.Object, h *objectHead, k int, tc *timeCache) []byte {
 	raw := v.Bytes()
-	dst = appendRaw(append(dst, `{"raw":`...), raw)
-	// Timestamps, placeholders included, are 12 or 13 bytes long (see
-	// dsmr.KindTime): other values are not asked.
-	maybeTime := len(raw) == 12 || len(raw) == 13
 	switch {
 	case len(raw) == 0:
 	case isText:
@@ -383,51 +394,57 @@ func appendValue(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *dsm
 			break
 		}
 		dst = appendText(dst, v)
-	case maybeTime && v.IsPlaceholder():
+	case v.IsPlaceholder():
 		dst = append(dst, `,"time":null`...)
 	default:
-		if maybeTime {
-			if tc.raw != nil && string(raw) == string(tc.raw) {
-				dst = append(dst, `,"time":"`...)
-				dst = append(dst, tc.text...)
-				dst = append(dst, '"')
-				break
-			}
-			n := len(dst)
-			if out, ok := v.AppendTime(append(dst, `,"time":"`...), t.Location); ok {
-				dst = append(out, '"')
-				break
-			}
-			dst = dst[:n]
-		}
-		n := len(dst)
-		out, unit, ok := v.AppendNumber(append(dst, `,"number":`...)) // as Value.Decimal
-		if !ok {
-			dst = dst[:n]
+		if tc.raw != nil && string(raw) == string(tc.raw) {
+			dst = append(dst, `,"time":"`...)
+			dst = append(dst, tc.text...)
+			dst = append(dst, '"')
 			break
 		}
-		dst = out
-		if len(unit) == 0 && isReading(o, k) {
-			// Telegram.Unit, for the value known to have none.
-			u := ""
-			if h != nil && h.fixed && len(o.Values) == 1 {
-				u = h.unit
-			} else {
-				u = t.DefaultUnit(o)
-			}
-			if u != "" {
-				unit = []byte(u) // does not escape: no allocation
-			}
+		n := len(dst)
+		if out, ok := v.AppendTime(append(dst, `,"time":"`...), t.Location); ok {
+			dst = append(out, '"')
+			break
 		}
-		if len(unit) > 0 {
-			// Units are letters and digits (dsmr checks what the
-			// meter sends): nothing to escape.
-			dst = append(dst, `,"unit":"`...)
-			dst = append(dst, unit...)
-			dst = append(dst, '"')
+		dst = appendNumber(dst[:n], v, t, o, h, k)
+	}
+	return dst
+}
+
+// appendNumber writes the number of group k of object o, and its unit:
+// the one the meter sent; for the object's value (its last number, as
+// dsmr's Object.Decimal takes it) without one, the one the standard fixes
+// (Telegram.Unit); other numbers, such as the count that starts a buffer,
+// keep what they have. It writes nothing for a value that is no number.
+func appendNumber(dst []byte, v dsmr.Value, t *dsmr.Telegram, o *dsmr.Object, h *objectHead, k int) []byte {
+	n := len(dst)
+	out, unit, ok := v.AppendNumber(append(dst, `,"number":`...)) // as Value.Decimal
+	if !ok {
+		return dst[:n]
+	}
+	dst = out
+	if len(unit) == 0 && isReading(o, k) {
+		// Telegram.Unit, for the value known to have none.
+		u := ""
+		if h != nil && h.fixed && len(o.Values) == 1 {
+			u = h.unit
+		} else {
+			u = t.DefaultUnit(o)
+		}
+		if u != "" {
+			unit = []byte(u) // does not escape: no allocation
 		}
 	}
-	return append(dst, '}')
+	if len(unit) > 0 {
+		// Units are letters and digits (dsmr checks what the meter
+		// sends): nothing to escape.
+		dst = append(dst, `,"unit":"`...)
+		dst = append(dst, unit...)
+		dst = append(dst, '"')
+	}
+	return dst
 }
 
 // appendRaw appends a value's text as a JSON string. dsmr only takes
