@@ -1,6 +1,8 @@
 package faults
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,8 +131,17 @@ func TestCredentials(t *testing.T) {
 		noLeak(t, p)
 	})
 	t.Run("unencrypted to another host", func(t *testing.T) {
-		// 192.0.2.1 is TEST-NET-1: no one answers there.
-		p := publisher(t, "-device", dump(t, 1), "-mqttBroker", "tcp://"+user+":"+password+"@192.0.2.1:1883")
+		// 0.0.0.0 is not a loopback name, so the warning is due; yet a
+		// connection to it stays on this machine (Linux takes it for
+		// a local address), on a port where no one listens: the test
+		// sends nothing onto a network.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		p := publisher(t, "-device", dump(t, 1), "-mqttBroker", fmt.Sprintf("tcp://%s:%s@0.0.0.0:%d", user, password, port))
 		p.waitLog("unencrypted")
 		p.stop(syscall.SIGTERM)
 		noLeak(t, p)
