@@ -944,11 +944,6 @@ func (b *builder) memo(t *dsmr.Telegram, id *identity) {
 	}
 }
 
-// config returns the discovery topic and payload of s.
-func (b *builder) config(t *dsmr.Telegram, s *sensor, id *identity, dev *device) discoMemo {
-	return b.configOf(t, s, configKeyOf(s), id, dev)
-}
-
 func configKeyOf(s *sensor) configKey {
 	return configKey{obis: s.obis, group: s.group, mbusType: s.mbusType, scale: s.value.Scale, unit: s.unit}
 }

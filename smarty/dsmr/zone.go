@@ -64,19 +64,13 @@ func LoadLocation(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// wallTime returns the instant the meter's clock shows: the date and time
+// wallUnix returns the instant the meter's clock shows, as Unix seconds,
+// with the offset from UTC in force at that instant: the date and time
 // in loc's calendar. The S/W letter (0 when absent) only settles the hour
 // that occurs twice when the clocks go back: S, or no letter, for its first
 // pass, W for its second. A time in the hour skipped when the clocks go
-// forward is read with the offset in force before it.
-func wallTime(year int, month time.Month, day, hour, min, sec int, letter byte, loc *time.Location) time.Time {
-	u, _ := wallUnix(year, month, day, hour, min, sec, letter, loc)
-	return time.Unix(u, 0).In(loc)
-}
-
-// wallUnix is wallTime as Unix seconds, with the offset from UTC in force
-// at that instant. It asks loc nothing in the steady state: the offsets of
-// the year come from zoneOf's cache.
+// forward is read with the offset in force before it. It asks loc nothing
+// in the steady state: the offsets of the year come from zoneOf's cache.
 func wallUnix(year int, month time.Month, day, hour, min, sec int, letter byte, loc *time.Location) (unix int64, offset int) {
 	naive := time.Date(year, month, day, hour, min, sec, 0, time.UTC).Unix()
 	z := zoneOf(loc, year)
