@@ -48,15 +48,25 @@ type Decoder struct {
 // CheckFile says in one line why a named input cannot be read, before
 // anything is written: it does not exist, may not be read, or is a
 // directory.
+//
+// Only a regular file is opened to try it: opening a named pipe (bash's
+// <(...)) would take the one stream its writer sends and leave nothing
+// for Decode.
 func CheckFile(n string) error {
-	f, err := os.Open(n)
-	switch {
-	case err == nil:
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+	fi, err := os.Stat(n)
+	if err == nil {
+		if fi.IsDir() {
 			return fmt.Errorf("%s is a directory, not a dump", n)
 		}
-		return nil
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		var f *os.File
+		if f, err = os.Open(n); err == nil {
+			return f.Close()
+		}
+	}
+	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%s: no such file", n)
 	case errors.Is(err, fs.ErrPermission):
