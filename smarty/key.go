@@ -1,9 +1,6 @@
 package smarty
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Key is a 16-byte AES-128 key: the decryption key a grid operator gives
 // the meter's owner, or the authentication key that goes into the
@@ -19,13 +16,13 @@ type Key [16]byte
 var LuxembourgAuthKey = Key{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
 	0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF}
 
-// errKey is wrapped by the errors of ParseKey.
-var errKey = errors.New("smarty: invalid key")
+// KeyError is the error of [ParseKey]: what is wrong with the text, in
+// Reason, without repeating the text (it may be most of a secret).
+type KeyError struct {
+	Reason string // "a key is 32 hex digits (16 bytes), this one has 31"
+}
 
-type keyError string
-
-func (e keyError) Error() string { return "smarty: invalid key: " + string(e) }
-func (e keyError) Unwrap() error { return errKey }
+func (e *KeyError) Error() string { return "smarty: invalid key: " + e.Reason }
 
 // ParseKey reads a key written as 32 hex digits, in either case. Spaces,
 // colons and dashes between the digits are ignored, so that a key copied
@@ -42,7 +39,7 @@ func ParseKey(s string) (Key, error) {
 		}
 		v := hexVal(c)
 		if v < 0 {
-			return Key{}, keyError(fmt.Sprintf("character %d is not a hex digit (a key is 32 hex digits, 0-9 and A-F)", i+1))
+			return Key{}, &KeyError{fmt.Sprintf("character %d is not a hex digit (a key is 32 hex digits, 0-9 and A-F)", i+1)}
 		}
 		if digits < 32 {
 			k[digits/2] |= byte(v) << (4 * (1 - digits%2))
@@ -51,9 +48,9 @@ func ParseKey(s string) (Key, error) {
 	}
 	switch {
 	case digits == 0:
-		return Key{}, keyError("the key is empty (a key is 32 hex digits)")
+		return Key{}, &KeyError{"the key is empty (a key is 32 hex digits)"}
 	case digits != 32:
-		return Key{}, keyError(fmt.Sprintf("a key is 32 hex digits (16 bytes), this one has %d", digits))
+		return Key{}, &KeyError{fmt.Sprintf("a key is 32 hex digits (16 bytes), this one has %d", digits)}
 	}
 	return k, nil
 }

@@ -39,8 +39,8 @@ func TestParseKey(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseKey(%q) succeeded, want an error", tt.in)
 			}
-			if !errors.Is(err, errKey) {
-				t.Errorf("error %v does not wrap errKey", err)
+			if ke := (*KeyError)(nil); !errors.As(err, &ke) || ke.Reason == "" {
+				t.Errorf("error %v is not a *KeyError with a reason", err)
 			}
 			if !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error %q does not say %q", err, tt.wantErr)

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -71,7 +72,7 @@ func (k *KeyFlags) Load() (key smarty.Key, source string, ok bool, err error) {
 	}
 	key, err = smarty.ParseKey(text)
 	if err != nil {
-		return smarty.Key{}, source, false, Usagef("%s: %s", source, libMessage(err))
+		return smarty.Key{}, source, false, keyUsage(source, err)
 	}
 	return key, source, true, nil
 }
@@ -107,7 +108,7 @@ func (k *KeyFlags) LoadAuthKey() (smarty.Key, error) {
 	}
 	ak, err := smarty.ParseKey(k.AuthKey)
 	if err != nil {
-		return smarty.Key{}, Usagef("%s: %s", FlagName(k.fs, "authKey"), libMessage(err))
+		return smarty.Key{}, keyUsage(FlagName(k.fs, "authKey"), err)
 	}
 	return ak, nil
 }
@@ -181,4 +182,13 @@ func NoArgs(fs *flag.FlagSet) error {
 		return Usagef("unexpected argument %q: every option is a flag (see -h)", fs.Arg(0))
 	}
 	return nil
+}
+
+// keyUsage is the usage error of a key that ParseKey refused, named by
+// where it was given (-key, $SMARTY_KEY, -keyFile NAME).
+func keyUsage(where string, err error) error {
+	if ke := (*smarty.KeyError)(nil); errors.As(err, &ke) {
+		return &UsageError{Err: fmt.Errorf("%s: invalid key: %s", where, ke.Reason)}
+	}
+	return Usagef("%s: %w", where, err)
 }

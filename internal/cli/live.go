@@ -135,7 +135,10 @@ func PortLines(ports []p1.PortInfo) string {
 // wrong; for a device that is not there or not a serial port, a hint at
 // -list follows it.
 func DeviceError(err error) error {
-	msg := libMessage(err)
+	msg := err.Error()
+	if de := (*p1.DeviceError)(nil); errors.As(err, &de) {
+		msg = de.Message()
+	}
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, p1.ErrNotSerial) {
 		msg += " (try -list)"
 	}
@@ -144,17 +147,6 @@ func DeviceError(err error) error {
 		return Usagef("%s", msg)
 	}
 	return errors.New(msg)
-}
-
-// libMessage is the library's error message for a user who reads it
-// after the command's name and a flag: without its "p1: " or "smarty: "
-// prefix.
-func libMessage(err error) string {
-	s := err.Error()
-	for _, p := range []string{"p1: ", "smarty: "} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return s
 }
 
 // FrameMessage is how a live command reports a frame that was skipped

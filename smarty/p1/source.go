@@ -63,11 +63,16 @@ type DeviceError struct {
 	msg string // what happened and what to do, without the "p1: " prefix
 }
 
-func (e *DeviceError) Error() string {
+func (e *DeviceError) Error() string { return "p1: " + e.Message() }
+
+// Message is the error without its "p1: " prefix: what happened to the
+// device and, when it is known, what to do. A program that names the
+// device in its own words shows this.
+func (e *DeviceError) Message() string {
 	if e.msg != "" {
-		return "p1: " + e.msg
+		return e.msg
 	}
-	return fmt.Sprintf("p1: %s %s: %v", e.Op, e.Device, e.Err)
+	return fmt.Sprintf("%s %s: %v", e.Op, e.Device, e.Err)
 }
 
 // Unwrap returns the kind and the cause.
