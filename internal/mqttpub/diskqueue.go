@@ -119,6 +119,18 @@ func at(point string) error {
 	return nil
 }
 
+// createQueueDir makes the queue directory, private, if it is not there.
+func createQueueDir(dir string) error {
+	err := at("dir:create")
+	if err == nil {
+		err = os.MkdirAll(dir, 0o700)
+	}
+	if err != nil {
+		return fmt.Errorf("mqttpub: creating the queue directory: %w", err)
+	}
+	return nil
+}
+
 // openDiskQueue opens (creating it when needed) the queue in dir: see
 // openQueueDir for the checks made on the directory.
 func openDiskQueue(dir string, log *slog.Logger) (*diskQueue, error) {

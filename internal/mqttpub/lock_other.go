@@ -15,12 +15,8 @@ type queueDir struct {
 }
 
 func openQueueDir(dir string) (*queueDir, error) {
-	err := at("dir:create")
-	if err == nil {
-		err = os.MkdirAll(dir, 0o700)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("mqttpub: creating the queue directory: %w", err)
+	if err := createQueueDir(dir); err != nil {
+		return nil, err
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {

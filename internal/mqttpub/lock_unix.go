@@ -28,12 +28,8 @@ type queueDir struct {
 // that it cannot be bypassed by deleting a file; it goes when the program
 // ends, however it ends.
 func openQueueDir(dir string) (*queueDir, error) {
-	err := at("dir:create")
-	if err == nil {
-		err = os.MkdirAll(dir, 0o700)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("mqttpub: creating the queue directory: %w", err)
+	if err := createQueueDir(dir); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(dir)
 	if err != nil {
