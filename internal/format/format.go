@@ -239,16 +239,98 @@ func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, tc *timeCache) [
 		}
 		v := o.Values[k]
 		raw := v.Bytes()
-		dst = appendRaw(dst, raw)
 		// Timestamps, placeholders included, are 12 or 13 bytes long
 		// (see dsmr.KindTime): other values are not asked.
 		if isText || len(raw) == 0 || len(raw) == 12 || len(raw) == 13 {
+			dst = appendRaw(dst, raw)
 			dst = appendMeaning(dst, v, isText, t, o, h, k, tc)
 			continue
 		}
-		dst = appendNumber(dst, v, t, o, h, k)
+		// Most values are unsigned numbers: raw and number in one go.
+		out, unit, ok := appendPlainNumber(dst, raw)
+		if !ok {
+			dst = appendRaw(dst, raw)
+			dst = appendNumber(dst, v, t, o, h, k)
+			continue
+		}
+		dst = out
+		if len(unit) == 0 && isReading(o, k) {
+			// The object's value, its last number, without a unit.
+			if u := defaultUnit(t, o, h); u != "" {
+				dst = append(dst, `,"unit":"`...)
+				dst = append(dst, u...)
+				dst = append(dst, '"')
+			}
+		} else if len(unit) > 0 {
+			dst = append(dst, `,"unit":"`...)
+			dst = append(dst, unit...)
+			dst = append(dst, '"')
+		}
 	}
 	return append(dst, "}]}"...)
+}
+
+// appendPlainNumber writes the raw text and the number of a value that is
+// an unsigned number as dsmr's Value.AppendNumber reads it, digits with an
+// optional point and decimals and an optional *unit, such as
+// 000006.695*kWh: `"000006.695*kWh","number":6.695`, in one pass over the
+// text, which needs no escaping. It returns the unit sent (nil for none,
+// aliasing raw), and ok false, with dst unchanged, for
+// any other value.
+func appendPlainNumber(dst, raw []byte) (_ []byte, unit []byte, ok bool) {
+	n := len(raw)
+	i := 0
+	for i < n && raw[i] == '0' {
+		i++
+	}
+	nonzero := i
+	for i < n && raw[i]-'0' <= 9 {
+		i++
+	}
+	intEnd := i
+	significant, scale := intEnd-nonzero, 0
+	if i < n && raw[i] == '.' {
+		i++
+		frac := i
+		for i < n && raw[i]-'0' <= 9 {
+			i++
+		}
+		if scale = i - frac; scale == 0 {
+			return dst, nil, false
+		}
+		if significant == 0 {
+			for frac < i && raw[frac] == '0' {
+				frac++
+			}
+			significant = i - frac
+		} else {
+			significant += scale
+		}
+	}
+	end := i
+	if end == 0 || significant > 18 || scale > 18 {
+		return dst, nil, false
+	}
+	if i < n {
+		if raw[i] != '*' || i+1 == n {
+			return dst, nil, false
+		}
+		for _, c := range raw[i+1:] {
+			if !alnum[c] {
+				return dst, nil, false
+			}
+		}
+		unit = raw[i+1:]
+	}
+	// Digits, '.', '*' and letters: nothing to escape.
+	dst = append(dst, '"')
+	dst = append(dst, raw...)
+	dst = append(dst, `","number":`...)
+	if nonzero == intEnd {
+		dst = append(dst, '0')
+		return append(dst, raw[intEnd:end]...), unit, true
+	}
+	return append(dst, raw[nonzero:end]...), unit, true
 }
 
 // appendHead writes what comes before an object's values: its code and
@@ -426,14 +508,7 @@ func appendNumber(dst []byte, v dsmr.Value, t *dsmr.Telegram, o *dsmr.Object, h 
 	}
 	dst = out
 	if len(unit) == 0 && isReading(o, k) {
-		// Telegram.Unit, for the value known to have none.
-		u := ""
-		if h != nil && h.fixed && len(o.Values) == 1 {
-			u = h.unit
-		} else {
-			u = t.DefaultUnit(o)
-		}
-		if u != "" {
+		if u := defaultUnit(t, o, h); u != "" {
 			unit = []byte(u) // does not escape: no allocation
 		}
 	}
@@ -445,6 +520,15 @@ func appendNumber(dst []byte, v dsmr.Value, t *dsmr.Telegram, o *dsmr.Object, h 
 		dst = append(dst, '"')
 	}
 	return dst
+}
+
+// defaultUnit is Telegram.Unit for an object's value sent without a unit,
+// from h when the code alone decides it.
+func defaultUnit(t *dsmr.Telegram, o *dsmr.Object, h *objectHead) string {
+	if h != nil && h.fixed && len(o.Values) == 1 {
+		return h.unit
+	}
+	return t.DefaultUnit(o)
 }
 
 // appendRaw appends a value's text as a JSON string. dsmr only takes
@@ -625,6 +709,15 @@ func unsafeBytes(w uint64) uint64 {
 	above := (w + ones) | w // 0x7F and above
 	return (below | quote | backslash | above) & highs
 }
+
+// alnum tells the letters and digits of ASCII, which a unit is made of,
+// as dsmr checks it.
+var alnum = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	}
+	return t
+}()
 
 // safeByte tells the bytes that go into a JSON string as they are.
 var safeByte = func() (t [256]bool) {
