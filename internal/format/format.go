@@ -476,15 +476,14 @@ func appendMeaning(dst []byte, v dsmr.Value, isText bool, t *dsmr.Telegram, o *d
 			break
 		}
 		dst = appendText(dst, v)
+	case tc.raw != nil && string(raw) == string(tc.raw):
+		// The telegram's time, a valid timestamp, written already.
+		dst = append(dst, `,"time":"`...)
+		dst = append(dst, tc.text...)
+		dst = append(dst, '"')
 	case v.IsPlaceholder():
 		dst = append(dst, `,"time":null`...)
 	default:
-		if tc.raw != nil && string(raw) == string(tc.raw) {
-			dst = append(dst, `,"time":"`...)
-			dst = append(dst, tc.text...)
-			dst = append(dst, '"')
-			break
-		}
 		n := len(dst)
 		if out, ok := v.AppendTime(append(dst, `,"time":"`...), t.Location); ok {
 			dst = append(out, '"')

@@ -2,9 +2,11 @@ package dsmr
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 )
 
 // addSeeds adds the corpus and the inputs of the table tests to f.
@@ -183,5 +185,24 @@ func FuzzValue(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		exerciseValue(t, val(s))
+		got, ok := val(s).Text()
+		if want, wok := refText(s); got != want || ok != wok {
+			t.Errorf("Text(%q) = %q, %v; the plain reading gives %q, %v", s, got, ok, want, wok)
+		}
 	})
+}
+
+// refText is Value.Text the plain way, to check the one-pass decoding
+// against.
+func refText(s string) (string, bool) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) == 0 || !utf8.Valid(b) {
+		return "", false
+	}
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7F {
+			return "", false
+		}
+	}
+	return string(b), true
 }

@@ -1,7 +1,6 @@
 package dsmr
 
 import (
-	"encoding/hex"
 	"errors"
 	"math"
 	"slices"
@@ -256,19 +255,44 @@ func (v Value) AppendText(b []byte) ([]byte, error) {
 	start := len(b)
 	b = slices.Grow(b, n)
 	out := b[start : start+n]
-	if _, err := hex.Decode(out, v.raw); err != nil {
-		return b[:start], errNotText
+	// Decoded and checked in one pass; UTF-8 is checked only when a byte
+	// is not ASCII, which is rare.
+	var bad, high byte
+	for k := range out {
+		pair := v.raw[2*k : 2*k+2 : 2*k+2] // one bounds check
+		hi, lo := unhexTable[pair[0]], unhexTable[pair[1]]
+		c := hi<<4 | lo
+		bad |= (hi|lo)&0xF0 | notText[c]
+		high |= c
+		out[k] = c
 	}
-	for _, c := range out {
-		if c < 0x20 && c != '\r' && c != '\n' && c != '\t' || c == 0x7F {
-			return b[:start], errNotText
-		}
-	}
-	if !utf8.Valid(out) {
+	if bad != 0 || high >= 0x80 && !utf8.Valid(out) {
 		return b[:start], errNotText
 	}
 	return b[:start+n], nil
 }
+
+// unhexTable gives the value of each hex digit, either case, and 0xFF for
+// every other byte.
+var unhexTable = func() (t [256]byte) {
+	for c := range t {
+		t[c] = 0xFF
+		if d := unhex(byte(c)); d >= 0 {
+			t[c] = byte(d)
+		}
+	}
+	return t
+}()
+
+// notText flags the control characters text may not hold: all but tab,
+// CR and LF, and DEL.
+var notText = func() (t [256]byte) {
+	for c := range 0x20 {
+		t[c] = 1
+	}
+	t['\t'], t['\r'], t['\n'], t[0x7F] = 0, 0, 0, 1
+	return t
+}()
 
 // int returns the value of a count such as "003" or "00069": one to nine
 // decimal digits, nothing else.
