@@ -181,7 +181,16 @@ func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendObject(dst, t, &objects[k], &tc)
+		o := &objects[k]
+		h := headOf(o.OBIS)
+		if h != nil && h.fixed && !h.text && len(o.Values) == 1 {
+			// Most objects: a known code and one value, a number.
+			if out, ok := appendSimple(dst, h, o.Values[0].Bytes()); ok {
+				dst = out
+				continue
+			}
+		}
+		dst = appendObject(dst, t, o, h, &tc)
 	}
 	dst = append(dst, ']')
 	if errs := t.LineErrors(); len(errs) > 0 {
@@ -214,9 +223,35 @@ func isReading(o *dsmr.Object, k int) bool {
 	return true
 }
 
-func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, tc *timeCache) []byte {
+// appendSimple writes an object whose code alone fixes its head and
+// unit, h, and that holds one value, raw, an unsigned number; ok is false,
+// with dst unchanged, when raw is not one.
+func appendSimple(dst []byte, h *objectHead, raw []byte) (_ []byte, ok bool) {
+	if len(raw) == 0 || len(raw) == 12 || len(raw) == 13 {
+		return dst, false // perhaps a time: see appendObject
+	}
+	n := len(dst)
+	dst, unit, ok := appendPlainNumber(append(dst, h.json...), raw)
+	if !ok {
+		return dst[:n], false
+	}
+	if len(unit) > 0 {
+		dst = append(dst, `,"unit":"`...)
+		dst = append(dst, unit...)
+		dst = append(dst, `"}]}`...)
+	} else if h.unit != "" {
+		dst = append(dst, `,"unit":"`...)
+		dst = append(dst, h.unit...)
+		dst = append(dst, `"}]}`...)
+	} else {
+		dst = append(dst, "}]}"...)
+	}
+	return dst, true
+}
+
+// appendObject writes o, whose objectHead is h (headOf(o.OBIS)).
+func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, h *objectHead, tc *timeCache) []byte {
 	var isText bool
-	h := headOf(o.OBIS)
 	if h != nil {
 		dst = append(dst, h.json...)
 		isText = h.text
