@@ -182,7 +182,7 @@ func AppendJSON(dst []byte, t *dsmr.Telegram, env *Envelope) []byte {
 			dst = append(dst, ',')
 		}
 		o := &objects[k]
-		h := headOf(o.OBIS)
+		h := headOf(&o.OBIS)
 		if h != nil && h.fixed && !h.text && len(o.Values) == 1 {
 			// Most objects: a known code and one value, a number.
 			if out, ok := appendSimple(dst, h, o.Values[0].Bytes()); ok {
@@ -249,7 +249,7 @@ func appendSimple(dst []byte, h *objectHead, raw []byte) (_ []byte, ok bool) {
 	return dst, true
 }
 
-// appendObject writes o, whose objectHead is h (headOf(o.OBIS)).
+// appendObject writes o, whose objectHead is h (headOf(&o.OBIS)).
 func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, h *objectHead, tc *timeCache) []byte {
 	var isText bool
 	if h != nil {
@@ -414,19 +414,22 @@ const (
 	maxProbes = 16
 )
 
-func packOBIS(c dsmr.OBIS) uint64 {
+// packOBIS packs *c one group per byte. It reads the code where it is:
+// a copy of the five bytes, stored byte by byte and loaded as a word,
+// would cost the CPU a failed store-to-load forwarding, some 10 ns.
+func packOBIS(c *dsmr.OBIS) uint64 {
 	return uint64(c.A)<<32 | uint64(c.B)<<24 | uint64(c.C)<<16 | uint64(c.D)<<8 | uint64(c.E)
 }
 
-// headOf returns the objectHead of c; nil when the catalogue does not know
-// c, or heads is full.
-func headOf(c dsmr.OBIS) *objectHead {
+// headOf returns the objectHead of *c; nil when the catalogue does not
+// know the code, or heads is full.
+func headOf(c *dsmr.OBIS) *objectHead {
 	key := packOBIS(c)
 	start := (key * 0x9E3779B97F4A7C15) >> (64 - 12)
 	if h := heads[start].Load(); h != nil && h.code == key {
 		return h // nearly always
 	}
-	return headOfSlow(c, key, start)
+	return headOfSlow(*c, key, start)
 }
 
 func headOfSlow(c dsmr.OBIS, key, start uint64) *objectHead {

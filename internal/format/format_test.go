@@ -561,7 +561,7 @@ func TestHeadUnit(t *testing.T) {
 			continue
 		}
 		for _, o := range tg.Objects() {
-			if h := headOf(o.OBIS); h != nil && h.fixed && len(o.Values) == 1 {
+			if h := headOf(&o.OBIS); h != nil && h.fixed && len(o.Values) == 1 {
 				if want := tg.DefaultUnit(&o); h.unit != want {
 					t.Errorf("%s: %v: kept unit %q, DefaultUnit %q", f, o.OBIS, h.unit, want)
 				}
