@@ -876,6 +876,9 @@ type builder struct {
 	cfg       *Config
 	announced map[string]string
 	last      map[string]lastValue
+	// gen counts the changes of announced, so that a layout entry found
+	// announced once is not looked up again until announced changes.
+	gen uint64
 
 	// Caches of what depends only on the meter and on a sensor's kind,
 	// not on its value, so that the steady state marshals no discovery
@@ -893,12 +896,16 @@ type builder struct {
 	// unsent that of the indexes of those to announce.
 	sensors []sensor
 	unsent  []int
+	texts   textCodes
 }
 
 type layoutEntry struct {
 	key   configKey
 	disco discoMemo
 	topic string
+	// announcedAt is builder.gen+1 when announced was last seen to hold
+	// disco's text under its topic; 0, never.
+	announcedAt uint64
 }
 
 // memoIdentity is what the builder's caches depend on besides a sensor.
@@ -1015,16 +1022,20 @@ func (b *builder) snapshot() builderState {
 
 func (b *builder) restore(s builderState) {
 	b.announced, b.last = s.announced, s.last
+	b.gen++
 }
 
 // forget makes the next telegram send the discovery configs again.
-func (b *builder) forget() { clear(b.announced) }
+func (b *builder) forget() {
+	clear(b.announced)
+	b.gen++
+}
 
 // build returns the messages for one telegram: discovery configs not yet
 // sent on this connection, then one message per number, then the telegram
 // as JSON.
 func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
-	b.sensors = appendSensors(b.sensors[:0], t)
+	b.sensors = appendSensors(b.sensors[:0], t, &b.texts)
 	sensors := b.sensors
 	b.memo(t, id)
 	var dev device // made when a config is not in the cache
@@ -1033,9 +1044,13 @@ func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
 	b.unsent = b.unsent[:0]
 	if !b.cfg.NoDiscovery {
 		for k := range sensors {
-			m := &b.sensorMemo(t, k, &sensors[k], id, &dev).disco
-			if b.announced[m.topic] != m.text {
+			e := b.sensorMemo(t, k, &sensors[k], id, &dev)
+			switch {
+			case e.announcedAt == b.gen+1: // nothing announced since
+			case b.announced[e.disco.topic] != e.disco.text:
 				b.unsent = append(b.unsent, k)
+			case e != &b.spare:
+				e.announcedAt = b.gen + 1
 			}
 		}
 	}
@@ -1088,6 +1103,7 @@ func (b *builder) commit(msgs []message, at time.Time) {
 				m.text = string(m.payload)
 			}
 			b.announced[m.topic] = m.text
+			b.gen++
 		case kindValue:
 			if b.cfg.OnlyOnChange {
 				b.last[m.topic] = lastValue{payload: string(m.payload), at: at}

@@ -80,11 +80,14 @@ func isMBusReading(o dsmr.OBIS) bool {
 // or the M-Bus device type's); counts and identifiers, and the other
 // numbers of an object, such as the count that starts a buffer, have
 // none.
-func sensorsOf(t *dsmr.Telegram) []sensor { return appendSensors(nil, t) }
+func sensorsOf(t *dsmr.Telegram) []sensor { return appendSensors(nil, t, nil) }
 
 // appendSensors is sensorsOf appending to out, for a caller that reuses
 // the memory.
-func appendSensors(out []sensor, t *dsmr.Telegram) []sensor {
+//
+// texts, when not nil, remembers which codes are text from one telegram
+// to the next (a meter sends the same codes in the same order).
+func appendSensors(out []sensor, t *dsmr.Telegram, texts *textCodes) []sensor {
 	objects := t.Objects()
 	types := [5]int{0, -2, -2, -2, -2} // of the M-Bus channels 1 to 4, -2 until asked
 	for k := range objects {
@@ -92,7 +95,7 @@ func appendSensors(out []sensor, t *dsmr.Telegram) []sensor {
 		if o.OBIS == dsmr.CodePowerFailureLog {
 			continue
 		}
-		if info, _ := dsmr.Lookup(o.OBIS); info.Text {
+		if texts.isText(k, o.OBIS) {
 			continue
 		}
 		reading := isMBusReading(o.OBIS)
@@ -130,6 +133,30 @@ func appendSensors(out []sensor, t *dsmr.Telegram) []sensor {
 		}
 	}
 	return out
+}
+
+// textCodes remembers, for object k of the last telegram, its code and
+// whether the catalogue has it as text.
+type textCodes struct {
+	codes []dsmr.OBIS
+	text  []bool
+}
+
+// isText reports whether the catalogue has c, the code of object k, as
+// text; t may be nil.
+func (t *textCodes) isText(k int, c dsmr.OBIS) bool {
+	if t != nil && k < len(t.codes) && t.codes[k] == c {
+		return t.text[k]
+	}
+	info, _ := dsmr.Lookup(c)
+	switch {
+	case t == nil || k > len(t.codes) || k >= maxMemo:
+	case k == len(t.codes):
+		t.codes, t.text = append(t.codes, c), append(t.text, info.Text)
+	default:
+		t.codes[k], t.text[k] = c, info.Text
+	}
+	return info.Text
 }
 
 // unknownID is the object id of a code the catalogue does not know:
