@@ -1,6 +1,7 @@
 package dsmr
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"slices"
@@ -192,8 +193,24 @@ func (v Value) AppendTime(b []byte, loc *time.Location) ([]byte, bool) {
 	if loc == nil {
 		loc = luxembourg
 	}
-	u, off := v.unix(loc)
-	return appendRFC3339(b, u, off), true
+	r := v.raw
+	two := func(i int) int { return int(r[i]-'0')*10 + int(r[i+1]-'0') }
+	year := 2000 + two(0)
+	naive := time.Date(year, time.Month(two(2)), two(4), two(6), two(8), two(10), 0, time.UTC).Unix()
+	var letter byte
+	if len(r) == 13 {
+		letter = r[12]
+	}
+	u, off := wallUnixOf(naive, year, letter, loc)
+	if u+int64(off) != naive {
+		// A time in the hour skipped when the clocks go forward: the
+		// instant's own wall time differs from the meter's.
+		return appendRFC3339(b, u, off), true
+	}
+	// The meter's digits are the wall time: YY-MM-DDThh:mm:ss as sent.
+	b = append(b, '2', '0', r[0], r[1], '-', r[2], r[3], '-', r[4], r[5], 'T',
+		r[6], r[7], ':', r[8], r[9], ':', r[10], r[11])
+	return appendOffset(b, off), true
 }
 
 // unix returns the Unix time of a valid timestamp and the offset in force
@@ -257,8 +274,18 @@ func (v Value) AppendText(b []byte) ([]byte, error) {
 	out := b[start : start+n]
 	// Decoded and checked in one pass; UTF-8 is checked only when a byte
 	// is not ASCII, which is rare.
+	// Eight hex digits at a time, while they are digits and give
+	// printable ASCII; at the first doubt, the loop below, byte by byte.
+	k := 0
+	for ; 2*k+8 <= len(v.raw); k += 4 {
+		c, ok := unhex8(binary.LittleEndian.Uint64(v.raw[2*k : 2*k+8]))
+		if !ok {
+			break
+		}
+		binary.LittleEndian.PutUint32(out[k:k+4], c)
+	}
 	var bad, high byte
-	for k := range out {
+	for ; k < len(out); k++ {
 		pair := v.raw[2*k : 2*k+2 : 2*k+2] // one bounds check
 		hi, lo := unhexTable[pair[0]], unhexTable[pair[1]]
 		c := hi<<4 | lo
@@ -270,6 +297,33 @@ func (v Value) AppendText(b []byte) ([]byte, error) {
 		return b[:start], errNotText
 	}
 	return b[:start+n], nil
+}
+
+// unhex8 decodes the eight hex digits in w, the first in its lowest byte,
+// into four bytes, the first lowest; ok is false when one is no hex digit,
+// or a byte it gives is not printable ASCII (0x20 to 0x7E).
+func unhex8(w uint64) (c uint32, ok bool) {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	// With every byte below 0x80, x + (0x80-lo) sets a byte's high bit
+	// exactly when it is lo or above, with no carry between bytes.
+	lower := w | 0x20*ones // 'A'-'F' as 'a'-'f'; digits stay
+	digit := (w + (0x80-'0')*ones) &^ (w + (0x7F-'9')*ones)
+	letter := (lower + (0x80-'a')*ones) &^ (lower + (0x7F-'f')*ones)
+	if w&highs != 0 || (digit|letter)&highs != highs {
+		return 0, false
+	}
+	// A letter has bit 6 set, a digit has not: its value is 9 more than
+	// its low four bits.
+	n := w&(0x0F*ones) + (w>>6&ones)*9
+	p := (n<<4 | n>>8) & 0x00FF00FF00FF00FF // byte 2i: digit 2i, 2i+1
+	p = (p | p>>8) & 0x0000FFFF0000FFFF
+	p = (p | p>>16) & 0xFFFFFFFF
+	x := uint32(p)
+	// Printable ASCII: no high bit, not below 0x20, not 0x7F.
+	if x&0x80808080 != 0 || (^(x+0x60606060)|(x+0x01010101))&0x80808080 != 0 {
+		return 0, false
+	}
+	return x, true
 }
 
 // unhexTable gives the value of each hex digit, either case, and 0xFF for

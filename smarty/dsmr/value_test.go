@@ -446,3 +446,35 @@ func FuzzAppendNumber(f *testing.F) {
 		}
 	})
 }
+
+// TestUnhex8 holds the eight-digit decoding of AppendText to the table,
+// digit by digit, on words made mostly of hex digits and of the bytes
+// next to their ranges, where a wrong bound would show.
+func TestUnhex8(t *testing.T) {
+	pool := []byte("0123456789abcdefABCDEF/:@G`g\x00\x1f\x7f\x80\xff 2 7 6 7 ")
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		var b [8]byte
+		for i := range b {
+			b[i] = pool[r.IntN(len(pool))]
+		}
+		var w uint64
+		for i := 7; i >= 0; i-- {
+			w = w<<8 | uint64(b[i])
+		}
+		got, ok := unhex8(w)
+		var want uint32
+		wok := true
+		for i := 3; i >= 0; i-- {
+			hi, lo := unhexTable[b[2*i]], unhexTable[b[2*i+1]]
+			c := hi<<4 | lo
+			if (hi|lo)&0xF0 != 0 || c < 0x20 || c >= 0x7F {
+				wok = false
+			}
+			want = want<<8 | uint32(c)
+		}
+		if ok != wok || ok && got != want {
+			t.Fatalf("unhex8(%q) = %08X, %v; want %08X, %v", b[:], got, ok, want, wok)
+		}
+	}
+}

@@ -73,6 +73,12 @@ func LoadLocation(name string) (*time.Location, error) {
 // in the steady state: the offsets of the year come from zoneOf's cache.
 func wallUnix(year int, month time.Month, day, hour, min, sec int, letter byte, loc *time.Location) (unix int64, offset int) {
 	naive := time.Date(year, month, day, hour, min, sec, 0, time.UTC).Unix()
+	return wallUnixOf(naive, year, letter, loc)
+}
+
+// wallUnixOf is wallUnix of the time whose fields, read as UTC, make the
+// Unix time naive.
+func wallUnixOf(naive int64, year int, letter byte, loc *time.Location) (unix int64, offset int) {
 	z := zoneOf(loc, year)
 	// The offsets in force a day before and a day after: the clocks
 	// change at most once in between.
@@ -191,6 +197,12 @@ func appendRFC3339(b []byte, u int64, off int) []byte {
 	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
 	b = append(b, byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T')
 	b = append(b, byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+min/10), byte('0'+min%10), ':', byte('0'+sec/10), byte('0'+sec%10))
+	return appendOffset(b, off)
+}
+
+// appendOffset writes off, seconds east of UTC, as RFC 3339 does: Z for
+// 0, else +hh:mm or -hh:mm.
+func appendOffset(b []byte, off int) []byte {
 	if off == 0 {
 		return append(b, 'Z')
 	}
