@@ -196,7 +196,7 @@ func (v Value) AppendTime(b []byte, loc *time.Location) ([]byte, bool) {
 	r := v.raw
 	two := func(i int) int { return int(r[i]-'0')*10 + int(r[i+1]-'0') }
 	year := 2000 + two(0)
-	naive := time.Date(year, time.Month(two(2)), two(4), two(6), two(8), two(10), 0, time.UTC).Unix()
+	naive := civilUnix(year, two(2), two(4), two(6), two(8), two(10))
 	var letter byte
 	if len(r) == 13 {
 		letter = r[12]
@@ -589,7 +589,7 @@ func timestampForm(b []byte) int {
 		}
 	}
 	if isDate(b) {
-		if yy := string(b[:2]); yy == "00" || yy == "70" {
+		if (b[0] == '0' || b[0] == '7') && b[1] == '0' { // 2000 or 1970
 			return placeholderTimestamp
 		}
 		return validTimestamp

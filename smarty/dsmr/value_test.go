@@ -478,3 +478,15 @@ func TestUnhex8(t *testing.T) {
 		}
 	}
 }
+
+// TestCivilUnix holds civilUnix to the time package on every day of the
+// years a meter's two digits give, and a few before.
+func TestCivilUnix(t *testing.T) {
+	for d := time.Date(1968, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2101; d = d.AddDate(0, 0, 1) {
+		h, mi, s := d.YearDay()%24, d.YearDay()%60, 59-d.YearDay()%60
+		want := time.Date(d.Year(), d.Month(), d.Day(), h, mi, s, 0, time.UTC).Unix()
+		if got := civilUnix(d.Year(), int(d.Month()), d.Day(), h, mi, s); got != want {
+			t.Fatalf("civilUnix(%d-%02d-%02d %02d:%02d:%02d) = %d; want %d", d.Year(), d.Month(), d.Day(), h, mi, s, got, want)
+		}
+	}
+}

@@ -76,6 +76,21 @@ func wallUnix(year int, month time.Month, day, hour, min, sec int, letter byte, 
 	return wallUnixOf(naive, year, letter, loc)
 }
 
+// civilUnix is time.Date(year, month, day, hour, min, sec, 0,
+// time.UTC).Unix() for a valid date of a year from 1 on, without the
+// time package's normalisation of fields out of range: the days since
+// 1 March of year 0 (a year that starts in March ends with its leap day),
+// less those before 1970-01-01.
+func civilUnix(year, month, day, hour, min, sec int) int64 {
+	if month <= 2 {
+		year--
+		month += 12
+	}
+	// 153 days in each five months from March: 31 30 31 30 31.
+	days := 365*year + year/4 - year/100 + year/400 + (153*(month-3)+2)/5 + day - 1 - 719468
+	return int64(days)*86400 + int64(hour*3600+min*60+sec)
+}
+
 // wallUnixOf is wallUnix of the time whose fields, read as UTC, make the
 // Unix time naive.
 func wallUnixOf(naive int64, year int, letter byte, loc *time.Location) (unix int64, offset int) {
