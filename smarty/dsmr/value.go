@@ -187,16 +187,16 @@ func (v Value) Time(loc *time.Location) (t time.Time, ok bool) {
 // making a [time.Time]. When Time's ok would be false it returns b
 // unchanged and false. It allocates only when b has no room.
 func (v Value) AppendTime(b []byte, loc *time.Location) ([]byte, bool) {
-	if timestampForm(v.raw) != validTimestamp {
+	form, f := timestampFields(v.raw)
+	if form != validTimestamp {
 		return b, false
 	}
 	if loc == nil {
 		loc = luxembourg
 	}
 	r := v.raw
-	two := func(i int) int { return int(r[i]-'0')*10 + int(r[i+1]-'0') }
-	year := 2000 + two(0)
-	naive := civilUnix(year, two(2), two(4), two(6), two(8), two(10))
+	year := 2000 + f[0]
+	naive := civilUnix(year, f[1], f[2], f[3], f[4], f[5])
 	var letter byte
 	if len(r) == 13 {
 		letter = r[12]
@@ -574,39 +574,70 @@ const (
 // is, and other digits that make no time are not a timestamp (they may be
 // a number).
 func timestampForm(b []byte) int {
+	form, _ := timestampFields(b)
+	return form
+}
+
+// timestampFields is timestampForm, and the fields of timeFields when b
+// is a timestamp.
+func timestampFields(b []byte) (form int, f [6]int) {
 	switch len(b) {
 	case 13:
 		if b[12] != 'S' && b[12] != 'W' {
-			return notTimestamp
+			return notTimestamp, f
 		}
 	case 12:
 	default:
-		return notTimestamp
+		return notTimestamp, f
 	}
-	for _, c := range b[:12] {
-		if c < '0' || c > '9' {
-			return notTimestamp
-		}
+	f, ok := timeFields(b)
+	if !ok {
+		return notTimestamp, f
 	}
-	if isDate(b) {
+	if isDate(f) {
 		if (b[0] == '0' || b[0] == '7') && b[1] == '0' { // 2000 or 1970
-			return placeholderTimestamp
+			return placeholderTimestamp, f
 		}
-		return validTimestamp
+		return validTimestamp, f
 	}
 	if len(b) == 13 || string(b) == "000000000000" {
-		return placeholderTimestamp
+		return placeholderTimestamp, f
 	}
-	return notTimestamp
+	return notTimestamp, f
 }
 
 func isTimestamp(b []byte) bool { return timestampForm(b) != notTimestamp }
 
-// isDate reports whether the twelve digits b are a valid date and time.
-func isDate(b []byte) bool {
-	two := func(i int) int { return int(b[i]-'0')*10 + int(b[i+1]-'0') }
-	mo, dd, hh, mi, ss := two(2), two(4), two(6), two(8), two(10)
-	return mo >= 1 && mo <= 12 && dd >= 1 && dd <= daysIn(mo, 2000+two(0)) && hh <= 23 && mi <= 59 && ss <= 59
+// timeFields reads the twelve digits b[:12], YYMMDDhhmmss, as six
+// numbers of two digits; ok is false when one of the twelve bytes is no
+// digit. b holds twelve bytes at least.
+func timeFields(b []byte) (f [6]int, ok bool) {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	lo := binary.LittleEndian.Uint64(b[:8])
+	hi := uint64(binary.LittleEndian.Uint32(b[8:12])) | 0x3030303000000000 // four more digits
+	for _, w := range [2]uint64{lo, hi} {
+		// A byte that is no digit sets its high bit here; a borrow or
+		// carry can set more above it, never below.
+		if ((w-'0'*ones)|(w+('9'^0x7F)*ones)|w)&highs != 0 {
+			return f, false
+		}
+	}
+	// Each pair of digits as ten times the first plus the second, in
+	// the even bytes.
+	pairs := func(w uint64) uint64 {
+		d := w - '0'*ones
+		return (d*10 + d>>8) & 0x00FF00FF00FF00FF
+	}
+	p, q := pairs(lo), pairs(hi)
+	f = [6]int{int(p & 0xFF), int(p >> 16 & 0xFF), int(p >> 32 & 0xFF), int(p >> 48), int(q & 0xFF), int(q >> 16 & 0xFF)}
+	return f, true
+}
+
+// isDate reports whether the fields YY, MM, DD, hh, mm and ss of
+// timeFields make a valid date and time.
+func isDate(f [6]int) bool {
+	mo, dd, hh, mi, ss := f[1], f[2], f[3], f[4], f[5]
+	return mo >= 1 && mo <= 12 && dd >= 1 && dd <= daysIn(mo, 2000+f[0]) && hh <= 23 && mi <= 59 && ss <= 59
 }
 
 func daysIn(month, year int) int {
