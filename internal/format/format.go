@@ -276,7 +276,13 @@ func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, h *objectHead, t
 		raw := v.Bytes()
 		// Timestamps, placeholders included, are 12 or 13 bytes long
 		// (see dsmr.KindTime): other values are not asked.
-		if isText || len(raw) == 0 || len(raw) == 12 || len(raw) == 13 {
+		if len(raw) == 0 {
+			// An empty message, nothing to say of it: appendMeaning
+			// adds nothing.
+			dst = append(dst, `""`...)
+			continue
+		}
+		if isText || len(raw) == 12 || len(raw) == 13 {
 			dst = appendRaw(dst, raw)
 			dst = appendMeaning(dst, v, isText, t, o, h, k, tc)
 			continue
@@ -770,8 +776,16 @@ var safeByte = func() (t [256]bool) {
 // need it, and are rare: the text is usually left as it is, and otherwise
 // moved right within dst, which grows only when it has no room.
 func escapeText(dst []byte, from int) []byte {
+	// Eight bytes at a time while none needs escaping in a JSON string
+	// (a superset of what escapeText escapes), then byte by byte.
+	i := from
+	for ; i+8 <= len(dst); i += 8 {
+		if unsafeBytes(binary.LittleEndian.Uint64(dst[i:i+8])) != 0 {
+			break
+		}
+	}
 	extra := 0
-	for _, c := range dst[from:] {
+	for _, c := range dst[i:] {
 		if textEscape[c] != 0 {
 			extra++
 		}
