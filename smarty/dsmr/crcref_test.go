@@ -7,8 +7,10 @@ import (
 
 // crcBitwise is the textbook bit-at-a-time CRC-16/ARC, the reference the
 // table-driven Checksum is checked against.
-func crcBitwise(p []byte) uint16 {
-	var crc uint16
+func crcBitwise(p []byte) uint16 { return crcBitwiseFrom(0, p) }
+
+// crcBitwiseFrom is crcBitwise continued from the register crc.
+func crcBitwiseFrom(crc uint16, p []byte) uint16 {
 	for _, b := range p {
 		crc ^= uint16(b)
 		for range 8 {
@@ -65,6 +67,31 @@ func TestChecksumPieces(t *testing.T) {
 			if got, want := Checksum(p), crcBitwise(p); got != want {
 				t.Fatalf("data[%d:%d]: %04X, want %04X", i, i+n, got, want)
 			}
+		}
+	}
+}
+
+// TestChecksumLong holds both ways of computing the checksum, the tables
+// alone and (where the processor has it) the carry-less multiplication,
+// to the bitwise reference on random data of random length and start, from
+// a random register.
+func TestChecksumLong(t *testing.T) {
+	t.Logf("carry-less multiplication: %v", haveCLMUL)
+	r := rand.New(rand.NewPCG(3, 4))
+	buf := make([]byte, 2016)
+	for range 3000 {
+		for i := range buf {
+			buf[i] = byte(r.Uint32())
+		}
+		off, n := r.IntN(16), r.IntN(2001)
+		p := buf[off : off+n]
+		crc := uint16(r.Uint32())
+		want := crcBitwiseFrom(crc, p)
+		if got := updateChecksum(crc, p); got != want {
+			t.Fatalf("len %d at %d from %04X: updateChecksum = %04X, want %04X", n, off, crc, got, want)
+		}
+		if got := updateChecksumTables(crc, p); got != want {
+			t.Fatalf("len %d at %d from %04X: updateChecksumTables = %04X, want %04X", n, off, crc, got, want)
 		}
 	}
 }
