@@ -769,15 +769,7 @@ func TestHARemove(t *testing.T) {
 	if r := runAsync(t, context.Background(), "-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-count", "1")(); r.status != 0 {
 		t.Fatalf("publishing: status %d, %s", r.status, r.exit)
 	}
-	configs := func() []string {
-		var out []string
-		for _, m := range mosquittotest.Subscribe(t, b.URL(), fmt.Sprint("late", time.Now().UnixNano()), "homeassistant/#", false).Barrier(t) {
-			if m.Retained && m.Payload != "" {
-				out = append(out, m.Topic)
-			}
-		}
-		return out
-	}
+	configs := func() []string { return mosquittotest.RetainedTopics(t, b.URL(), "homeassistant/#") }
 	before := configs()
 	if len(before) < 10 {
 		t.Fatalf("%d discovery configs retained after publishing", len(before))

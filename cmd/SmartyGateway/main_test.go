@@ -397,15 +397,7 @@ func TestHARemove(t *testing.T) {
 	if status := cli.Exit(&stderr, err); status != 0 {
 		t.Fatalf("publishing: status %d, %s", status, stderr.String())
 	}
-	configs := func() []string {
-		var out []string
-		for _, m := range mosquittotest.Subscribe(t, b.URL(), fmt.Sprint("late", time.Now().UnixNano()), "homeassistant/#", false).Barrier(t) {
-			if m.Retained && m.Payload != "" {
-				out = append(out, m.Topic)
-			}
-		}
-		return out
-	}
+	configs := func() []string { return mosquittotest.RetainedTopics(t, b.URL(), "homeassistant/#") }
 	before := configs()
 	if len(before) < 10 {
 		t.Fatalf("%d discovery configs retained after publishing", len(before))

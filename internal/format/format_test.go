@@ -2,8 +2,6 @@ package format
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/NEXXTLAB/go-smarty-reader/internal/gcmbaseline"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
@@ -450,27 +449,7 @@ func BenchmarkJSONOutput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("baseline-gcm-open", func(b *testing.B) {
-		block, err := aes.NewCipher(key[:])
-		if err != nil {
-			b.Fatal(err)
-		}
-		aead, err := cipher.NewGCMWithTagSize(block, 12)
-		if err != nil {
-			b.Fatal(err)
-		}
-		// DB 08 title(8) 82 HH LL 30 counter(4) ciphertext tag(12)
-		nonce := append(bytes.Clone(frame[2:10]), frame[14:18]...)
-		aad := append([]byte{0x30}, smarty.LuxembourgAuthKey[:]...)
-		dst := make([]byte, 0, len(frame))
-		b.SetBytes(int64(len(frame)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := aead.Open(dst[:0], nonce, frame[18:], aad); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("baseline-gcm-open", func(b *testing.B) { gcmbaseline.Benchmark(b, "../../testdata") })
 	for _, out := range []string{"reader", "reader+json"} {
 		b.Run(out, func(b *testing.B) {
 			r := smarty.NewReader(&repeatReader{data: frame}, smarty.NewCipher(key, smarty.LuxembourgAuthKey))

@@ -139,3 +139,17 @@ func Last(m []Message, topic string) (Message, bool) {
 	}
 	return Message{}, false
 }
+
+// RetainedTopics returns the topics under filter whose retained message
+// the broker at url holds now (an empty retained message is none), read
+// by a new subscriber of its own.
+func RetainedTopics(t testing.TB, url, filter string) []string {
+	t.Helper()
+	var out []string
+	for _, m := range Subscribe(t, url, "retained"+strconv.FormatInt(time.Now().UnixNano(), 10), filter, false).Barrier(t) {
+		if m.Retained && m.Payload != "" {
+			out = append(out, m.Topic)
+		}
+	}
+	return out
+}

@@ -1,18 +1,14 @@
 package mqttpub
 
 import (
-	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/NEXXTLAB/go-smarty-reader/internal/format"
+	"github.com/NEXXTLAB/go-smarty-reader/internal/gcmbaseline"
 	"github.com/NEXXTLAB/go-smarty-reader/internal/mosquittotest"
-	"github.com/NEXXTLAB/go-smarty-reader/smarty"
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
 
@@ -74,39 +70,7 @@ func BenchmarkBuildBaselineJSON(b *testing.B) {
 // 647-byte frame (testdata/smarty-2018.bin), run beside the Build
 // benchmarks so that their figures read as a ratio to it, whatever the
 // machine's speed at the time.
-func BenchmarkBuildBaselineGCM(b *testing.B) {
-	frame, err := os.ReadFile("../../testdata/smarty-2018.bin")
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := os.ReadFile("../../testdata/smarty-2018.key")
-	if err != nil {
-		b.Fatal(err)
-	}
-	k, err := smarty.ParseKey(string(key))
-	if err != nil {
-		b.Fatal(err)
-	}
-	block, err := aes.NewCipher(k[:])
-	if err != nil {
-		b.Fatal(err)
-	}
-	aead, err := cipher.NewGCMWithTagSize(block, 12)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// DB 08 title(8) 82 HH LL 30 counter(4) ciphertext tag(12)
-	nonce := append(bytes.Clone(frame[2:10]), frame[14:18]...)
-	aad := append([]byte{0x30}, smarty.LuxembourgAuthKey[:]...)
-	dst := make([]byte, 0, len(frame))
-	b.SetBytes(int64(len(frame)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := aead.Open(dst[:0], nonce, frame[18:], aad); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkBuildBaselineGCM(b *testing.B) { gcmbaseline.Benchmark(b, "../../testdata") }
 
 // BenchmarkQueueAddDisk measures what Add costs the reader with a queue
 // directory: the record goes to memory, the queue's writer puts it on disk
