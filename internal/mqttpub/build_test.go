@@ -243,8 +243,8 @@ func TestWaterMeter(t *testing.T) {
 	s := ss[1]
 	unit := haUnit(s.unit)
 	dc, sc, _ := classify(&s, unit)
-	if _, name := s.label(); name != "Water (channel 1)" || unit != "m³" || dc != "water" || sc != "total_increasing" || s.value.String() != "12.345" {
-		t.Errorf("got %q %s %q %q %q, want Water (channel 1) 12.345 m³ water total_increasing", name, s.value, unit, dc, sc)
+	if _, name := s.label(); name != "Water (channel 1)" || unit != "m³" || dc != "water" || sc != "total_increasing" || string(s.payload) != "12.345" {
+		t.Errorf("got %q %s %q %q %q, want Water (channel 1) 12.345 m³ water total_increasing", name, s.payload, unit, dc, sc)
 	}
 }
 

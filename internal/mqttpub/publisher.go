@@ -71,6 +71,7 @@ type Publisher struct {
 	strayLogged bool
 	b           builder
 	tel         dsmr.Telegram
+	msgs        []message // the memory of the last batch's messages
 	lostAt      time.Time // when the connection was lost; zero once reported
 }
 
@@ -545,12 +546,16 @@ func (p *Publisher) publish(ctx context.Context, cn *conn, batch []item) error {
 	// what was delivered.
 	snap := p.b.snapshot()
 	msgs := make([][]message, len(batch))
+	all := p.msgs[:0] // the memory of the last batch's messages
 	for k := range batch {
 		it := &batch[k]
 		p.tel.UnmarshalText(it.reading.Telegram) // parsed without error in nextBatch
-		msgs[k] = p.b.build(&p.tel, &it.reading, &it.ident)
+		start := len(all)
+		all = p.b.appendBuild(all, &p.tel, &it.reading, &it.ident)
+		msgs[k] = all[start:len(all):len(all)]
 		p.b.commit(msgs[k], it.reading.Received)
 	}
+	p.msgs = all
 	toks := make([][]mqtt.Token, len(batch))
 	for k := range msgs {
 		toks[k] = make([]mqtt.Token, len(msgs[k]))
@@ -896,7 +901,11 @@ type builder struct {
 	// unsent that of the indexes of those to announce.
 	sensors []sensor
 	unsent  []int
-	texts   textCodes
+	scan    scanMemo
+	// valuesSize is the length of the last telegram's payloads, and
+	// telegramTopic the JSON telegram's topic for memoFor.
+	valuesSize    int
+	telegramTopic string
 }
 
 type layoutEntry struct {
@@ -913,17 +922,6 @@ type memoIdentity struct {
 	id             identity
 	header, prefix string
 	expire         int
-}
-
-// configKey is what a sensor's discovery config depends on (with the
-// memoIdentity): its id and name follow from the code, the group and the
-// M-Bus device type.
-type configKey struct {
-	obis     dsmr.OBIS
-	group    int
-	mbusType int
-	scale    uint8
-	unit     string
 }
 
 type discoMemo struct {
@@ -945,21 +943,18 @@ func (b *builder) memo(t *dsmr.Telegram, id *identity) {
 	m := memoIdentity{id: *id, header: t.Header(), prefix: b.cfg.DiscoveryPrefix, expire: b.cfg.expireSeconds()}
 	if b.configs == nil || m != b.memoFor {
 		b.memoFor = m
+		b.telegramTopic = id.root + "/telegram"
 		b.configs = map[configKey]discoMemo{}
 		b.topics = map[topicKey]string{}
 		b.layout = b.layout[:0]
 	}
 }
 
-func configKeyOf(s *sensor) configKey {
-	return configKey{obis: s.obis, group: s.group, mbusType: s.mbusType, scale: s.value.Scale, unit: s.unit}
-}
-
 // sensorMemo returns the discovery config and the value topic of sensor
 // number k of the telegram; the config is empty with Config.NoDiscovery.
 // The pointer is valid until the next call.
 func (b *builder) sensorMemo(t *dsmr.Telegram, k int, s *sensor, id *identity, dev *device) *layoutEntry {
-	key := configKeyOf(s)
+	key := s.configKey
 	if k < len(b.layout) && b.layout[k].key == key {
 		return &b.layout[k]
 	}
@@ -1035,46 +1030,45 @@ func (b *builder) forget() {
 // sent on this connection, then one message per number, then the telegram
 // as JSON.
 func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
-	b.sensors = appendSensors(b.sensors[:0], t, &b.texts)
-	sensors := b.sensors
+	return b.appendBuild(nil, t, r, id)
+}
+
+// appendBuild is build appending the messages to dst, so that a caller
+// that publishes telegram after telegram reuses the memory of the
+// messages (not that of their payloads, which the MQTT client may hold
+// until the broker acknowledges them).
+func (b *builder) appendBuild(dst []message, t *dsmr.Telegram, r *Reading, id *identity) []message {
 	b.memo(t, id)
+	// The payloads of the values share one buffer.
+	values := make([]byte, 0, max(b.valuesSize, 256))
+	b.sensors, values = appendSensors(b.sensors[:0], values, t, &b.scan)
+	b.valuesSize = len(values)
+	sensors := b.sensors
 	var dev device // made when a config is not in the cache
 	// The sensors whose discovery config the broker does not have yet:
 	// none in the steady state.
 	b.unsent = b.unsent[:0]
-	if !b.cfg.NoDiscovery {
-		for k := range sensors {
-			e := b.sensorMemo(t, k, &sensors[k], id, &dev)
+	retain := !b.cfg.NoRetain
+	start := len(dst)
+	msgs := slices.Grow(dst, len(sensors)+1)
+	for k := range sensors {
+		s := &sensors[k]
+		e := b.sensorMemo(t, k, s, id, &dev)
+		if !b.cfg.NoDiscovery && e.announcedAt != b.gen+1 { // else nothing announced since
 			switch {
-			case e.announcedAt == b.gen+1: // nothing announced since
 			case b.announced[e.disco.topic] != e.disco.text:
 				b.unsent = append(b.unsent, k)
 			case e != &b.spare:
 				e.announcedAt = b.gen + 1
 			}
 		}
-	}
-	msgs := make([]message, 0, len(b.unsent)+len(sensors)+1)
-	for _, k := range b.unsent {
-		m := &b.sensorMemo(t, k, &sensors[k], id, &dev).disco
-		msgs = append(msgs, message{topic: m.topic, payload: m.payload, retain: true, kind: kindDiscovery, text: m.text})
-	}
-	retain := !b.cfg.NoRetain
-	// The payloads of the values share one buffer.
-	values := make([]byte, 0, 12*len(sensors))
-	for k := range sensors {
-		s := &sensors[k]
-		topic := b.sensorMemo(t, k, s, id, &dev).topic
-		start := len(values)
-		values, _ = s.value.AppendText(values)
-		payload := values[start:len(values):len(values)]
 		if b.cfg.OnlyOnChange {
-			if last, ok := b.last[topic]; ok && last.payload == string(payload) &&
+			if last, ok := b.last[e.topic]; ok && last.payload == string(s.payload) &&
 				(b.cfg.Heartbeat <= 0 || r.Received.Sub(last.at) < b.cfg.Heartbeat) {
 				continue
 			}
 		}
-		msgs = append(msgs, message{topic: topic, payload: payload, retain: retain, kind: kindValue})
+		msgs = append(msgs, message{topic: e.topic, payload: s.payload, retain: retain, kind: kindValue})
 	}
 	js := r.JSON // shared with the other outputs
 	if js == nil {
@@ -1084,7 +1078,18 @@ func (b *builder) build(t *dsmr.Telegram, r *Reading, id *identity) []message {
 		}
 		js = format.AppendJSON(make([]byte, 0, 5*len(r.Telegram)), t, env)
 	}
-	msgs = append(msgs, message{topic: id.root + "/telegram", payload: js, retain: retain, kind: kindTelegram})
+	msgs = append(msgs, message{topic: b.telegramTopic, payload: js, retain: retain, kind: kindTelegram})
+	if len(b.unsent) == 0 {
+		return msgs
+	}
+	// The configs go first, so that Home Assistant knows a sensor before
+	// its first value.
+	n := len(b.unsent)
+	msgs = slices.Insert(msgs, start, make([]message, n)...)
+	for i, k := range b.unsent {
+		m := &b.sensorMemo(t, k, &sensors[k], id, &dev).disco
+		msgs[start+i] = message{topic: m.topic, payload: m.payload, retain: true, kind: kindDiscovery, text: m.text}
+	}
 	return msgs
 }
 

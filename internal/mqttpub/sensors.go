@@ -8,21 +8,35 @@ import (
 	"github.com/NEXXTLAB/go-smarty-reader/smarty/dsmr"
 )
 
-// sensor is one number of a telegram that gets a topic of its own.
+// sensor is one number of a telegram that gets a topic of its own: what
+// its discovery config depends on, and its payload.
 type sensor struct {
+	configKey
+	// payload is the number as it is published, the meter's digits
+	// without their padding as dsmr.Decimal writes them ("6.695", "-63",
+	// "0.000").
+	payload []byte
+}
+
+// configKey is what a sensor's discovery config depends on (with the
+// builder's memoIdentity): its id and name follow from the code, the
+// group and the M-Bus device type.
+type configKey struct {
 	obis dsmr.OBIS
 	// group is 0 when the object holds one number, and 1, 2, ... for each
 	// number of an object that holds several (1-1:31.4.0(100*A)(-063*A)).
 	group int
-	value dsmr.Decimal
-	// unit by dsmr's rule (see sensorsOf): as the meter sent it; for
-	// the object's value without one, the catalogue's or the M-Bus
-	// medium's ("m3", "GJ"); else "".
-	unit string
 	// mbusType is the device type of the M-Bus channel the object belongs
 	// to (dsmr.DeviceGas, ...), -1 for the meter's own objects and a
 	// channel whose type is not sent.
 	mbusType int
+	// unit by dsmr's rule (see sensorsOf): as the meter sent it; for
+	// the object's value without one, the catalogue's or the M-Bus
+	// medium's ("m3", "GJ"); else "".
+	unit string
+	// scale is the number of decimals the meter sends (the display
+	// precision).
+	scale uint8
 }
 
 // label returns the sensor's object id for discovery ("energy_import",
@@ -80,22 +94,35 @@ func isMBusReading(o dsmr.OBIS) bool {
 // or the M-Bus device type's); counts and identifiers, and the other
 // numbers of an object, such as the count that starts a buffer, have
 // none.
-func sensorsOf(t *dsmr.Telegram) []sensor { return appendSensors(nil, t, nil) }
+func sensorsOf(t *dsmr.Telegram) []sensor {
+	out, _ := appendSensors(nil, nil, t, nil)
+	return out
+}
 
-// appendSensors is sensorsOf appending to out, for a caller that reuses
-// the memory.
+// appendSensors is sensorsOf appending to out, and the sensors' payloads
+// to values, for a caller that reuses the memory. Each payload is a slice
+// of values that an append to it cannot extend.
 //
-// texts, when not nil, remembers which codes are text from one telegram
-// to the next (a meter sends the same codes in the same order).
-func appendSensors(out []sensor, t *dsmr.Telegram, texts *textCodes) []sensor {
+// scan, when not nil, remembers what the last telegram's objects and
+// sensors were (a meter sends the same codes in the same order), so that
+// the next one's catalogue lookups and units cost a comparison.
+func appendSensors(out []sensor, values []byte, t *dsmr.Telegram, scan *scanMemo) ([]sensor, []byte) {
 	objects := t.Objects()
 	types := [5]int{0, -2, -2, -2, -2} // of the M-Bus channels 1 to 4, -2 until asked
+	var defaults []int                 // the sensors whose unit is the default one
+	if scan != nil {
+		defaults = scan.defaults[:0]
+	}
 	for k := range objects {
 		o := &objects[k]
 		if o.OBIS == dsmr.CodePowerFailureLog {
 			continue
 		}
-		if texts.isText(k, o.OBIS) {
+		if scan != nil && k < len(scan.codes) && scan.codes[k] == o.OBIS {
+			if scan.text[k] {
+				continue
+			}
+		} else if scan.isText(k, o.OBIS) {
 			continue
 		}
 		reading := isMBusReading(o.OBIS)
@@ -105,26 +132,49 @@ func appendSensors(out []sensor, t *dsmr.Telegram, texts *textCodes) []sensor {
 		mbusType := -1
 		if ch := o.OBIS.B; o.OBIS.A == 0 && ch >= 1 && ch <= 4 {
 			if types[ch] == -2 {
-				types[ch] = t.DeviceType(int(ch))
+				if o.OBIS == (dsmr.OBIS{A: 0, B: ch, C: 24, D: 1, E: 0}) {
+					// The channel's device type itself, and its first
+					// object of the code: no need to look for it.
+					types[ch] = deviceTypeOf(o)
+				} else {
+					types[ch] = t.DeviceType(int(ch))
+				}
 			}
 			mbusType = types[ch]
 		}
 		first := len(out)
 		for _, v := range o.Values {
-			d, unit, ok := v.Decimal()
+			start := len(values)
+			text, unit, ok := v.AppendNumber(values)
 			// A timestamp of twelve digits alone reads as a number
 			// too: Kind tells, and only such a length needs asking.
 			if !ok || (len(v.Bytes()) == 12 || len(v.Bytes()) == 13) && v.Kind() != dsmr.KindNumber {
 				continue
 			}
-			out = append(out, sensor{obis: o.OBIS, value: d, unit: unit, mbusType: mbusType})
+			values = text
+			var scale uint8
+			for i := len(values) - 1; i > start; i-- {
+				if values[i] == '.' {
+					scale = uint8(len(values) - 1 - i)
+					break
+				}
+			}
+			unitText := ""
+			if len(unit) > 0 {
+				unitText = scan.unit(len(out), unit, v)
+			}
+			out = append(out, sensor{
+				configKey: configKey{obis: o.OBIS, mbusType: mbusType, unit: unitText, scale: scale},
+				payload:   values[start:len(values):len(values)],
+			})
 		}
 		n := len(out) - first
 		if n == 0 {
 			continue
 		}
 		if last := &out[len(out)-1]; last.unit == "" {
-			last.unit = t.DefaultUnit(o) // the object's value
+			last.unit = scan.defaultUnit(len(out)-1, t, o, mbusType) // the object's value
+			defaults = append(defaults, len(out)-1)
 		}
 		if n > 1 {
 			for k := range out[first:] {
@@ -132,31 +182,126 @@ func appendSensors(out []sensor, t *dsmr.Telegram, texts *textCodes) []sensor {
 			}
 		}
 	}
-	return out
+	scan.keep(out, defaults)
+	return out, values
 }
 
-// textCodes remembers, for object k of the last telegram, its code and
-// whether the catalogue has it as text.
-type textCodes struct {
+// deviceTypeOf reads an M-Bus device type object (0-n:24.1.0) as
+// dsmr.Telegram.DeviceType does: one to nine digits, -1 for anything else.
+func deviceTypeOf(o *dsmr.Object) int {
+	if len(o.Values) == 0 {
+		return -1
+	}
+	b := o.Values[0].Bytes()
+	if len(b) == 0 || len(b) > 9 {
+		return -1
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// scanMemo remembers, for object k of the last telegram, its code and
+// whether the catalogue has it as text, and what each of its sensors was.
+type scanMemo struct {
 	codes []dsmr.OBIS
 	text  []bool
+	last  []lastSensor
+	// defaults is the memory of the indexes of the sensors whose unit
+	// was the object's default unit.
+	defaults []int
+}
+
+type lastSensor struct {
+	key configKey
+	// byDefault tells that key.unit is the object's default unit, which
+	// depends on its code and M-Bus device type as long as none of its
+	// values is a unit (DSMR 2.2 gas sends "(m3)").
+	byDefault bool
 }
 
 // isText reports whether the catalogue has c, the code of object k, as
-// text; t may be nil.
-func (t *textCodes) isText(k int, c dsmr.OBIS) bool {
-	if t != nil && k < len(t.codes) && t.codes[k] == c {
-		return t.text[k]
+// text; m may be nil.
+func (m *scanMemo) isText(k int, c dsmr.OBIS) bool {
+	if m != nil && k < len(m.codes) && m.codes[k] == c {
+		return m.text[k]
 	}
 	info, _ := dsmr.Lookup(c)
 	switch {
-	case t == nil || k > len(t.codes) || k >= maxMemo:
-	case k == len(t.codes):
-		t.codes, t.text = append(t.codes, c), append(t.text, info.Text)
+	case m == nil || k > len(m.codes) || k >= maxMemo:
+	case k == len(m.codes):
+		m.codes, m.text = append(m.codes, c), append(m.text, info.Text)
 	default:
-		t.codes[k], t.text[k] = c, info.Text
+		m.codes[k], m.text[k] = c, info.Text
 	}
 	return info.Text
+}
+
+// unit returns u, the unit sent with v, the value of sensor k, as a
+// string: the last telegram's when it is the same, so that the steady
+// state makes none; m may be nil.
+func (m *scanMemo) unit(k int, u []byte, v dsmr.Value) string {
+	if m != nil && k < len(m.last) {
+		if last := m.last[k].key.unit; len(last) == len(u) {
+			same := true
+			for i := range u { // short: a call to compare costs more
+				if last[i] != u[i] {
+					same = false
+					break
+				}
+			}
+			if same {
+				return last
+			}
+		}
+	}
+	_, unit, _ := v.Decimal() // the units meters send without a copy
+	return unit
+}
+
+// defaultUnit returns t.DefaultUnit(o) for sensor k, the value of o, from
+// the last telegram when it had the same object there; m may be nil.
+func (m *scanMemo) defaultUnit(k int, t *dsmr.Telegram, o *dsmr.Object, mbusType int) string {
+	if m != nil && k < len(m.last) {
+		if p := &m.last[k]; p.byDefault && p.key.obis == o.OBIS && p.key.mbusType == mbusType && !holdsUnit(o) {
+			return p.key.unit
+		}
+	}
+	return t.DefaultUnit(o)
+}
+
+// holdsUnit reports whether a value of o may be a unit's name: one that
+// does not start with a digit, a sign or a point.
+func holdsUnit(o *dsmr.Object) bool {
+	for _, v := range o.Values {
+		if b := v.Bytes(); len(b) > 0 && b[0] > '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// keep remembers sensors for the next telegram, defaults being the
+// indexes of those whose unit is their object's default; m may be nil.
+func (m *scanMemo) keep(sensors []sensor, defaults []int) {
+	if m == nil {
+		return
+	}
+	m.last = m.last[:0]
+	for k := range sensors[:min(len(sensors), maxMemo)] {
+		m.last = append(m.last, lastSensor{key: sensors[k].configKey})
+	}
+	for _, k := range defaults {
+		if k < len(m.last) {
+			m.last[k].byDefault = true
+		}
+	}
+	m.defaults = defaults
 }
 
 // unknownID is the object id of a code the catalogue does not know:
@@ -313,7 +458,7 @@ func meterDevice(t *dsmr.Telegram, meterID, node string) device {
 func discovery(s *sensor, id *identity, dev *device, prefix string, expireAfter int) (topic string, payload []byte) {
 	unit := haUnit(s.unit)
 	dc, sc, diag := classify(s, unit)
-	prec := int(s.value.Scale)
+	prec := int(s.scale)
 	objectID, name := s.label()
 	c := haConfig{
 		Name:             name,
