@@ -1041,7 +1041,7 @@ func (b *builder) appendBuild(dst []message, t *dsmr.Telegram, r *Reading, id *i
 	b.memo(t, id)
 	// The payloads of the values share one buffer.
 	values := make([]byte, 0, max(b.valuesSize, 256))
-	b.sensors, values = appendSensors(b.sensors[:0], values, t, &b.scan)
+	b.sensors, values = b.scan.scan(values, t)
 	b.valuesSize = len(values)
 	sensors := b.sensors
 	var dev device // made when a config is not in the cache
@@ -1053,7 +1053,12 @@ func (b *builder) appendBuild(dst []message, t *dsmr.Telegram, r *Reading, id *i
 	msgs := slices.Grow(dst, len(sensors)+1)
 	for k := range sensors {
 		s := &sensors[k]
-		e := b.sensorMemo(t, k, s, id, &dev)
+		var e *layoutEntry
+		if k < len(b.layout) && b.layout[k].key == s.configKey { // sensorMemo's steady state, without a call
+			e = &b.layout[k]
+		} else {
+			e = b.sensorMemo(t, k, s, id, &dev)
+		}
 		if !b.cfg.NoDiscovery && e.announcedAt != b.gen+1 { // else nothing announced since
 			switch {
 			case b.announced[e.disco.topic] != e.disco.text:

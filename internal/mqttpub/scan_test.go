@@ -73,7 +73,7 @@ func checkScan(t *testing.T, texts [][]byte) {
 		if err != nil {
 			continue
 		}
-		out, values = appendSensors(out[:0], values[:0], tel, &scan)
+		out, values = scan.scan(values[:0], tel)
 		got := plain(tel, out)
 		want := plain(tel, sensorsOf(tel))
 		if diff := cmp.Diff(want, got); diff != "" {

@@ -16,6 +16,9 @@ type sensor struct {
 	// without their padding as dsmr.Decimal writes them ("6.695", "-63",
 	// "0.000").
 	payload []byte
+	// byDefault tells that unit is the object's default unit (see
+	// scanMemo.defaultUnit).
+	byDefault bool
 }
 
 // configKey is what a sensor's discovery config depends on (with the
@@ -107,83 +110,97 @@ func sensorsOf(t *dsmr.Telegram) []sensor {
 // sensors were (a meter sends the same codes in the same order), so that
 // the next one's catalogue lookups and units cost a comparison.
 func appendSensors(out []sensor, values []byte, t *dsmr.Telegram, scan *scanMemo) ([]sensor, []byte) {
+	sc := scanner{out: out, values: values, scan: scan, types: [5]int{0, -2, -2, -2, -2}}
 	objects := t.Objects()
-	types := [5]int{0, -2, -2, -2, -2} // of the M-Bus channels 1 to 4, -2 until asked
-	var defaults []int                 // the sensors whose unit is the default one
-	if scan != nil {
-		defaults = scan.defaults[:0]
-	}
 	for k := range objects {
 		o := &objects[k]
 		if o.OBIS == dsmr.CodePowerFailureLog {
 			continue
 		}
-		if scan != nil && k < len(scan.codes) && scan.codes[k] == o.OBIS {
+		if scan != nil && k < len(scan.codes) && scan.codes[k] == packOBIS(&o.OBIS) {
 			if scan.text[k] {
 				continue
 			}
 		} else if scan.isText(k, o.OBIS) {
 			continue
 		}
-		reading := isMBusReading(o.OBIS)
-		if reading && len(o.Values) > 1 && o.Values[0].IsPlaceholder() {
+		sc.object(t, o)
+	}
+	return sc.out, sc.values
+}
+
+// scanner is the state of appendSensors.
+type scanner struct {
+	out    []sensor
+	values []byte
+	scan   *scanMemo
+	types  [5]int // of the M-Bus channels 1 to 4, -2 until asked
+}
+
+// object appends the sensors of o, an object that is not text.
+func (sc *scanner) object(t *dsmr.Telegram, o *dsmr.Object) {
+	if isMBusReading(o.OBIS) && len(o.Values) > 1 && o.Values[0].IsPlaceholder() {
+		return
+	}
+	mbusType := -1
+	if ch := o.OBIS.B; o.OBIS.A == 0 && ch >= 1 && ch <= 4 {
+		if sc.types[ch] == -2 {
+			if o.OBIS == (dsmr.OBIS{A: 0, B: ch, C: 24, D: 1, E: 0}) {
+				// The channel's device type itself, and its first
+				// object of the code: no need to look for it.
+				sc.types[ch] = deviceTypeOf(o)
+			} else {
+				sc.types[ch] = t.DeviceType(int(ch))
+			}
+		}
+		mbusType = sc.types[ch]
+	}
+	first := len(sc.out)
+	for _, v := range o.Values {
+		start := len(sc.values)
+		text, unit, ok := v.AppendNumber(sc.values)
+		// A timestamp of twelve digits alone reads as a number
+		// too: Kind tells, and only such a length needs asking.
+		if !ok || (len(v.Bytes()) == 12 || len(v.Bytes()) == 13) && v.Kind() != dsmr.KindNumber {
 			continue
 		}
-		mbusType := -1
-		if ch := o.OBIS.B; o.OBIS.A == 0 && ch >= 1 && ch <= 4 {
-			if types[ch] == -2 {
-				if o.OBIS == (dsmr.OBIS{A: 0, B: ch, C: 24, D: 1, E: 0}) {
-					// The channel's device type itself, and its first
-					// object of the code: no need to look for it.
-					types[ch] = deviceTypeOf(o)
-				} else {
-					types[ch] = t.DeviceType(int(ch))
-				}
+		sc.values = text
+		var scale uint8
+		for i := len(text) - 1; i > start; i-- {
+			if text[i] == '.' {
+				scale = uint8(len(text) - 1 - i)
+				break
 			}
-			mbusType = types[ch]
 		}
-		first := len(out)
-		for _, v := range o.Values {
-			start := len(values)
-			text, unit, ok := v.AppendNumber(values)
-			// A timestamp of twelve digits alone reads as a number
-			// too: Kind tells, and only such a length needs asking.
-			if !ok || (len(v.Bytes()) == 12 || len(v.Bytes()) == 13) && v.Kind() != dsmr.KindNumber {
-				continue
-			}
-			values = text
-			var scale uint8
-			for i := len(values) - 1; i > start; i-- {
-				if values[i] == '.' {
-					scale = uint8(len(values) - 1 - i)
-					break
-				}
-			}
-			unitText := ""
-			if len(unit) > 0 {
-				unitText = scan.unit(len(out), unit, v)
-			}
-			out = append(out, sensor{
-				configKey: configKey{obis: o.OBIS, mbusType: mbusType, unit: unitText, scale: scale},
-				payload:   values[start:len(values):len(values)],
-			})
+		unitText := ""
+		if len(unit) > 0 {
+			unitText = sc.scan.unit(len(sc.out), unit, v)
 		}
-		n := len(out) - first
-		if n == 0 {
-			continue
-		}
-		if last := &out[len(out)-1]; last.unit == "" {
-			last.unit = scan.defaultUnit(len(out)-1, t, o, mbusType) // the object's value
-			defaults = append(defaults, len(out)-1)
-		}
-		if n > 1 {
-			for k := range out[first:] {
-				out[first+k].group = k + 1
-			}
+		sc.out = append(sc.out, sensor{
+			configKey: configKey{obis: o.OBIS, mbusType: mbusType, unit: unitText, scale: scale},
+			payload:   text[start:len(text):len(text)],
+		})
+	}
+	out := sc.out
+	n := len(out) - first
+	if n == 0 {
+		return
+	}
+	if last := &out[len(out)-1]; last.unit == "" {
+		last.unit = sc.scan.defaultUnit(len(out)-1, t, o, mbusType) // the object's value
+		last.byDefault = true
+	}
+	if n > 1 {
+		for k := range out[first:] {
+			out[first+k].group = k + 1
 		}
 	}
-	scan.keep(out, defaults)
-	return out, values
+}
+
+// packOBIS returns c's five numbers in one integer, which compares them
+// at once (the loads merge into one).
+func packOBIS(c *dsmr.OBIS) uint64 {
+	return uint64(c.A) | uint64(c.B)<<8 | uint64(c.C)<<16 | uint64(c.D)<<24 | uint64(c.E)<<32
 }
 
 // deviceTypeOf reads an M-Bus device type object (0-n:24.1.0) as
@@ -207,37 +224,36 @@ func deviceTypeOf(o *dsmr.Object) int {
 }
 
 // scanMemo remembers, for object k of the last telegram, its code and
-// whether the catalogue has it as text, and what each of its sensors was.
+// whether the catalogue has it as text, and the last telegram's sensors.
 type scanMemo struct {
-	codes []dsmr.OBIS
+	codes []uint64 // packOBIS
 	text  []bool
-	last  []lastSensor
-	// defaults is the memory of the indexes of the sensors whose unit
-	// was the object's default unit.
-	defaults []int
+	// last is the last scan's sensors, spare the memory of the scan
+	// before it, for the next.
+	last, spare []sensor
 }
 
-type lastSensor struct {
-	key configKey
-	// byDefault tells that key.unit is the object's default unit, which
-	// depends on its code and M-Bus device type as long as none of its
-	// values is a unit (DSMR 2.2 gas sends "(m3)").
-	byDefault bool
+// scan returns the sensors of t and values with their payloads appended,
+// as appendSensors; the sensors are valid until the next call but one.
+func (m *scanMemo) scan(values []byte, t *dsmr.Telegram) ([]sensor, []byte) {
+	out, values := appendSensors(m.spare[:0], values, t, m)
+	m.spare, m.last = m.last, out
+	return out, values
 }
 
 // isText reports whether the catalogue has c, the code of object k, as
 // text; m may be nil.
 func (m *scanMemo) isText(k int, c dsmr.OBIS) bool {
-	if m != nil && k < len(m.codes) && m.codes[k] == c {
+	if m != nil && k < len(m.codes) && m.codes[k] == packOBIS(&c) {
 		return m.text[k]
 	}
 	info, _ := dsmr.Lookup(c)
 	switch {
 	case m == nil || k > len(m.codes) || k >= maxMemo:
 	case k == len(m.codes):
-		m.codes, m.text = append(m.codes, c), append(m.text, info.Text)
+		m.codes, m.text = append(m.codes, packOBIS(&c)), append(m.text, info.Text)
 	default:
-		m.codes[k], m.text[k] = c, info.Text
+		m.codes[k], m.text[k] = packOBIS(&c), info.Text
 	}
 	return info.Text
 }
@@ -247,7 +263,7 @@ func (m *scanMemo) isText(k int, c dsmr.OBIS) bool {
 // state makes none; m may be nil.
 func (m *scanMemo) unit(k int, u []byte, v dsmr.Value) string {
 	if m != nil && k < len(m.last) {
-		if last := m.last[k].key.unit; len(last) == len(u) {
+		if last := m.last[k].unit; len(last) == len(u) {
 			same := true
 			for i := range u { // short: a call to compare costs more
 				if last[i] != u[i] {
@@ -268,8 +284,8 @@ func (m *scanMemo) unit(k int, u []byte, v dsmr.Value) string {
 // the last telegram when it had the same object there; m may be nil.
 func (m *scanMemo) defaultUnit(k int, t *dsmr.Telegram, o *dsmr.Object, mbusType int) string {
 	if m != nil && k < len(m.last) {
-		if p := &m.last[k]; p.byDefault && p.key.obis == o.OBIS && p.key.mbusType == mbusType && !holdsUnit(o) {
-			return p.key.unit
+		if p := &m.last[k]; p.byDefault && p.obis == o.OBIS && p.mbusType == mbusType && !holdsUnit(o) {
+			return p.unit
 		}
 	}
 	return t.DefaultUnit(o)
@@ -284,24 +300,6 @@ func holdsUnit(o *dsmr.Object) bool {
 		}
 	}
 	return false
-}
-
-// keep remembers sensors for the next telegram, defaults being the
-// indexes of those whose unit is their object's default; m may be nil.
-func (m *scanMemo) keep(sensors []sensor, defaults []int) {
-	if m == nil {
-		return
-	}
-	m.last = m.last[:0]
-	for k := range sensors[:min(len(sensors), maxMemo)] {
-		m.last = append(m.last, lastSensor{key: sensors[k].configKey})
-	}
-	for _, k := range defaults {
-		if k < len(m.last) {
-			m.last[k].byDefault = true
-		}
-	}
-	m.defaults = defaults
 }
 
 // unknownID is the object id of a code the catalogue does not know:
