@@ -14,8 +14,9 @@ import (
 
 // BenchmarkBuild measures turning one telegram (the Luxembourg example, 57
 // objects) into its messages in the steady state of the live path:
-// discovery configs already sent, one message per number, and the JSON
-// telegram made once by the live loop for all the outputs
+// discovery configs already sent, one message per number, the messages
+// built in the memory of the last ones (as Publisher.publish does), and
+// the JSON telegram made once by the live loop for all the outputs
 // (live.Reading.JSON), which the builder takes as it is.
 // BenchmarkBuildOwnJSON is the same when the Publisher makes the JSON
 // itself (a backlog, a queue read back from disk), and
