@@ -31,6 +31,7 @@ func retainedPayloads(t *testing.T, url, clientID, filter string) map[string]str
 // silence and back, and checks that every discovery config lists it beside
 // the publisher's status, with expire_after on the readings.
 func TestMeterAvailability(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	live := subscribe(t, b.URL(), "live", "smarty/#", false)
 	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, OnlyOnChange: true, Heartbeat: 5 * time.Minute})
@@ -97,6 +98,7 @@ func TestMeterAvailability(t *testing.T) {
 // TestMeterOfflineBeforeConnection: a state set before the first
 // connection is published once connected.
 func TestMeterOfflineBeforeConnection(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1})
 	p.MeterOnline(false) // nothing to connect for yet: remembered
@@ -131,6 +133,7 @@ func TestExpireAfter(t *testing.T) {
 // that only an older telegram had, and another meter's; RemoveDiscovery
 // must clear exactly the first meter's.
 func TestRemoveDiscovery(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	p, stop := startPublisher(t, Config{Broker: b.URL(), QoS: 1})
 	if err := p.Add(reading(1)); err != nil {

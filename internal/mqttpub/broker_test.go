@@ -106,6 +106,7 @@ func lastOf(m []received, topic string) (received, bool) { return mosquittotest.
 // broker retained), the value topics, the JSON telegram, the status and the
 // discovery configs.
 func TestBrokerTopics(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	live := subscribe(t, b.URL(), "live", "#", false)
 	p, stop := startPublisher(t, Config{Broker: b.URL(), QoS: 1})
@@ -217,6 +218,7 @@ func TestBrokerTopics(t *testing.T) {
 // TestBrokerNoRetain checks that with retain off only the two status
 // topics and the discovery configs stay on the broker.
 func TestBrokerNoRetain(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, NoRetain: true})
 	p.Add(reading(1))
@@ -237,6 +239,7 @@ func TestBrokerNoRetain(t *testing.T) {
 // again: a subscriber with a persistent session gets every telegram once,
 // in order.
 func TestBrokerRestart(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := subscribe(t, b.URL(), "persistent", "smarty/telegram", true)
 	log := newLog(t)
@@ -295,6 +298,7 @@ func TestBrokerRestart(t *testing.T) {
 
 // TestBrokerAbsentAtStart starts publishing before the broker exists.
 func TestBrokerAbsentAtStart(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	b.Stop()
 	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1})
@@ -337,6 +341,7 @@ func TestBrokerWrongPassword(t *testing.T) {
 }
 
 func TestBrokerTLS(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{TLS: true})
 	t.Run("with the CA file", func(t *testing.T) {
 		tc, err := LoadTLS(b.CAFile, "", "")
@@ -377,6 +382,7 @@ func TestBrokerTLS(t *testing.T) {
 }
 
 func TestBrokerClientCertificate(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{TLS: true, RequireClientCert: true})
 	t.Run("with", func(t *testing.T) {
 		tc, err := LoadTLS(b.CAFile, b.ClientCertFile, b.ClientKeyFile)
@@ -422,6 +428,7 @@ func waitRunError(t *testing.T, p *Publisher, stop func() error) error {
 // load: Run returns as soon as the queue is empty, so it costs nothing. A
 // grace period that ends mid-batch is TestBrokerGraceOver's.
 func TestBrokerStopWhilePublishing(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := subscribe(t, b.URL(), "persistent", "smarty/telegram", true)
 	dir := t.TempDir()
@@ -455,6 +462,7 @@ func TestBrokerStopWhilePublishing(t *testing.T) {
 // had not come back when the grace period ended (at least once, as
 // docs/reliability.md says).
 func TestBrokerGraceOver(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := subscribe(t, b.URL(), "persistent", "smarty/telegram", true)
 	dir := t.TempDir()

@@ -51,7 +51,7 @@ func helperMain() int {
 	defer stop()
 	p, err := New(Config{
 		Broker: os.Getenv("MQTTPUB_BROKER"), QoS: 1, QueueDir: os.Getenv("MQTTPUB_QUEUE"),
-		TopicRoot: os.Getenv("MQTTPUB_TOPIC"), RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+		TopicRoot: os.Getenv("MQTTPUB_TOPIC"), ClientID: os.Getenv("MQTTPUB_CLIENT"), RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {
@@ -176,6 +176,7 @@ func kill(t *testing.T, cmd *exec.Cmd) {
 // order. Killing it with the broker up makes the broker publish the last
 // will, and a restart does not send again what was delivered.
 func TestKillWhileBrokerDown(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := subscribe(t, b.URL(), "persistent", "smarty/telegram", true)
 	queue := t.TempDir()
@@ -240,12 +241,14 @@ func TestKillPoints(t *testing.T) {
 		{"ack:written", 3}, {"ack:synced", 3}, {"ack:renamed", 3}, {"ack:done", 3},
 	} {
 		t.Run(tc.point, func(t *testing.T) {
+			t.Parallel() // each point with its own topics, client id and queue
 			topic := "kill/" + strings.ReplaceAll(tc.point, ":", "-")
+			client := "MQTTPUB_CLIENT=kill-" + strings.ReplaceAll(tc.point, ":", "-")
 			sub := subscribe(t, b.URL(), "persistent-"+topic, topic+"/telegram", true)
 			queue := t.TempDir()
 			// A telegram's record is about 350 bytes: three per segment.
 			cmd, out := helperCmd(t, b.URL(), queue, 1, n, "MQTTPUB_KILL_AT="+tc.point+":"+strconv.Itoa(tc.nth),
-				"MQTTPUB_SEGMAX=1000", "MQTTPUB_TOPIC="+topic)
+				"MQTTPUB_SEGMAX=1000", "MQTTPUB_TOPIC="+topic, client)
 			confirmed := 0
 			sc := bufio.NewScanner(out)
 			for sc.Scan() && sc.Text() != "queued" {
@@ -265,7 +268,7 @@ func TestKillPoints(t *testing.T) {
 			}
 			t.Logf("killed at %s #%d with telegrams 1 to %d on disk", tc.point, tc.nth, confirmed)
 
-			h := startHelper(t, b.URL(), queue, n+1, n+2, "MQTTPUB_TOPIC="+topic)
+			h := startHelper(t, b.URL(), queue, n+1, n+2, "MQTTPUB_TOPIC="+topic, client)
 			m := sub.WaitFor(t, "the last telegram", func(m []received) bool {
 				fc := frameCounters(t, m)
 				return len(fc) > 0 && fc[len(fc)-1] == n+2

@@ -26,6 +26,7 @@ func quarterStatus(warn bool, price float64) *quarter.Status {
 // the warning event (once, not retained) and the Home Assistant entities:
 // energy sensors for the Energy dashboard, a binary sensor, an event.
 func TestBrokerQuarter(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	live := subscribe(t, b.URL(), "live", "#", false)
 	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1})

@@ -90,6 +90,7 @@ func TestPlainCredentials(t *testing.T) {
 // reconnection: neither the password nor the user name appear in a log
 // line, an error or Broker().
 func TestPasswordNeverLogged(t *testing.T) {
+	t.Parallel() // a broker of its own
 	const user, pw = "meter-Us3r", "Secr3t-pw"
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{user: pw}})
 	host := strings.TrimPrefix(b.URL(), "tcp://")
@@ -183,6 +184,7 @@ func otherMeter(n int) Reading {
 // logged as a reconnection ("again after 2562047h47m": the time since a
 // loss that never happened).
 func TestMeterChangeLog(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	log := newLog(t)
 	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, Log: log.logger()})
@@ -212,6 +214,7 @@ func TestMeterChangeLog(t *testing.T) {
 // telegram is published, as the meter of the connection, and that is
 // said once. (It used to reconnect once per telegram.)
 func TestMeterIDAlternating(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := subscribe(t, b.URL(), "alternating", "smarty/telegram", false)
 	log := newLog(t)

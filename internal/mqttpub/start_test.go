@@ -14,6 +14,7 @@ import (
 // any telegram, and the first telegram's connection takes over without an
 // offline in between.
 func TestConnectAtStart(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	live := subscribe(t, b.URL(), "live", "smarty/status", false)
 	p, _ := startPublisher(t, Config{Broker: b.URL(), QoS: 1, ConnectAtStart: true})

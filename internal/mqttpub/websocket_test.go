@@ -93,6 +93,7 @@ func (br *wsBridge) seen() (int, string) {
 // CA file, and refused without it) and checks that a plain subscriber on
 // the broker gets the telegrams.
 func TestBrokerWebSockets(t *testing.T) {
+	t.Parallel() // a broker of its own
 	b := mosquittotest.Start(t, mosquittotest.Config{})
 	sub := subscribe(t, b.URL(), "ws-watcher", "smarty/telegram", false)
 
