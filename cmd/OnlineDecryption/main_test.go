@@ -34,6 +34,14 @@ const (
 	start    = "2025-03-30T00:59:00Z" // summer time starts in this run
 )
 
+// TestMain shortens the wait before a device that went away is opened
+// again (1 s at first for a user), so that the tests of reconnection and
+// -wait do not wait on the clock.
+func TestMain(m *testing.M) {
+	cli.RetryBackoff.Min, cli.RetryBackoff.Max = 20*time.Millisecond, 100*time.Millisecond
+	os.Exit(m.Run())
+}
+
 // hangGuard bounds how long a test waits for something that must happen;
 // it only fails a test that would otherwise hang.
 const hangGuard = 60 * time.Second

@@ -169,6 +169,12 @@ func FrameMessage(err error) string {
 // and 25 s; tests shorten them so that they do not wait seconds.
 var FirstRunWarnings struct{ NoByte, NoFrame time.Duration }
 
+// RetryBackoff is p1.Config.MinBackoff and MaxBackoff for every live
+// command: how long it waits before it opens a device again that went
+// away. Zero is the library's 1 s doubling up to 30 s; tests shorten them
+// so that a reconnection does not wait a second.
+var RetryBackoff struct{ Min, Max time.Duration }
+
 // StreamConfig returns the p1.Config of a live command: device, cipher
 // c (nil: plain telegrams only), -allowUnauthenticated, -allowPlain, closed and
 // reopened when it delivers no complete frame for -timeout (0: never),
@@ -188,6 +194,8 @@ func (l *LiveFlags) StreamConfig(c *smarty.Cipher) p1.Config {
 		Timeout:              timeout,
 		NoByteAfter:          FirstRunWarnings.NoByte,
 		NoFrameAfter:         FirstRunWarnings.NoFrame,
+		MinBackoff:           RetryBackoff.Min,
+		MaxBackoff:           RetryBackoff.Max,
 		Logger:               Logger(""),
 	}
 }
