@@ -230,11 +230,12 @@ func appendSimple(dst []byte, h *objectHead, raw []byte) (_ []byte, ok bool) {
 	if len(raw) == 0 || len(raw) == 12 || len(raw) == 13 {
 		return dst, false // perhaps a time: see appendObject
 	}
-	n := len(dst)
-	dst, unit, ok := appendPlainNumber(append(dst, h.json...), raw)
+	from, end, zero, unit, ok := plainNumber(raw)
 	if !ok {
-		return dst[:n], false
+		return dst, false
 	}
+	dst = append(dst, h.jsonQuote...)
+	dst = appendNumberText(dst, raw, from, end, zero)
 	if len(unit) > 0 {
 		dst = append(dst, `,"unit":"`...)
 		dst = append(dst, unit...)
@@ -319,6 +320,30 @@ func appendObject(dst []byte, t *dsmr.Telegram, o *dsmr.Object, h *objectHead, t
 // aliasing raw), and ok false, with dst unchanged, for
 // any other value.
 func appendPlainNumber(dst, raw []byte) (_ []byte, unit []byte, ok bool) {
+	from, end, zero, unit, ok := plainNumber(raw)
+	if !ok {
+		return dst, nil, false
+	}
+	return appendNumberText(append(dst, '"'), raw, from, end, zero), unit, true
+}
+
+// appendNumberText writes what follows the opening quote of a plain
+// number's raw text: `000006.695*kWh","number":6.695`, the number being
+// raw[from:end] after a '0' when zero is true.
+func appendNumberText(dst, raw []byte, from, end int, zero bool) []byte {
+	dst = append(dst, raw...)
+	dst = append(dst, `","number":`...)
+	if zero {
+		dst = append(dst, '0')
+	}
+	return append(dst, raw[from:end]...)
+}
+
+// plainNumber reads raw as appendPlainNumber takes it. The number's text
+// is raw[from:end], after a '0' when zero is true (no digit before the
+// point but zeros); unit is the unit sent. ok is false when raw is not
+// such a number.
+func plainNumber(raw []byte) (from, end int, zero bool, unit []byte, ok bool) {
 	n := len(raw)
 	i := 0
 	for i < n && raw[i] == '0' {
@@ -329,49 +354,60 @@ func appendPlainNumber(dst, raw []byte) (_ []byte, unit []byte, ok bool) {
 		i++
 	}
 	intEnd := i
-	significant, scale := intEnd-nonzero, 0
 	if i < n && raw[i] == '.' {
 		i++
 		frac := i
 		for i < n && raw[i]-'0' <= 9 {
 			i++
 		}
-		if scale = i - frac; scale == 0 {
-			return dst, nil, false
-		}
-		if significant == 0 {
-			for frac < i && raw[frac] == '0' {
-				frac++
-			}
-			significant = i - frac
-		} else {
-			significant += scale
+		if i == frac {
+			return 0, 0, false, nil, false
 		}
 	}
-	end := i
-	if end == 0 || significant > 18 || scale > 18 {
-		return dst, nil, false
+	end = i
+	if end == 0 {
+		return 0, 0, false, nil, false
+	}
+	// More than 18 digits can be more than dsmr's 18 significant digits
+	// or 18 decimals: count them only then.
+	if end > 18 && !fitsDecimal(raw[:end], nonzero, intEnd) {
+		return 0, 0, false, nil, false
 	}
 	if i < n {
 		if raw[i] != '*' || i+1 == n {
-			return dst, nil, false
+			return 0, 0, false, nil, false
 		}
 		for _, c := range raw[i+1:] {
 			if !alnum[c] {
-				return dst, nil, false
+				return 0, 0, false, nil, false
 			}
 		}
 		unit = raw[i+1:]
 	}
-	// Digits, '.', '*' and letters: nothing to escape.
-	dst = append(dst, '"')
-	dst = append(dst, raw...)
-	dst = append(dst, `","number":`...)
 	if nonzero == intEnd {
-		dst = append(dst, '0')
-		return append(dst, raw[intEnd:end]...), unit, true
+		return intEnd, end, true, unit, true
 	}
-	return append(dst, raw[nonzero:end]...), unit, true
+	return nonzero, end, false, unit, true
+}
+
+// fitsDecimal reports whether num, digits with an optional point at
+// intEnd whose leading zeros end at nonzero, has at most 18 significant
+// digits and 18 decimals, as dsmr.Decimal holds them.
+func fitsDecimal(num []byte, nonzero, intEnd int) bool {
+	significant, scale := intEnd-nonzero, 0
+	if intEnd < len(num) { // a point
+		frac := intEnd + 1
+		scale = len(num) - frac
+		if significant == 0 {
+			for frac < len(num) && num[frac] == '0' {
+				frac++
+			}
+			significant = len(num) - frac
+		} else {
+			significant += scale
+		}
+	}
+	return significant <= 18 && scale <= 18
 }
 
 // appendHead writes what comes before an object's values: its code and
@@ -400,6 +436,9 @@ type objectHead struct {
 	// channel's objects, whose device type counts); fixed says so.
 	unit  string
 	fixed bool
+	// jsonQuote is json and the quote that opens the first value's raw
+	// text.
+	jsonQuote []byte
 }
 
 // heads holds the objectHead of the codes the catalogue knows, each made
@@ -455,6 +494,7 @@ func headOfSlow(c dsmr.OBIS, key, start uint64) *objectHead {
 		return nil
 	}
 	h := &objectHead{code: key, json: appendHead(nil, c, info.Name), text: info.Text}
+	h.jsonQuote = append(h.json[:len(h.json):len(h.json)], '"')
 	if h.fixed = c.A != 0 || c.B < 1 || c.B > 4; h.fixed {
 		// An object with one value, a number without a unit, has no
 		// group of its own to give one: only the code counts.
