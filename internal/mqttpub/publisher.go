@@ -897,8 +897,8 @@ type builder struct {
 	// telegram's sensor k usually needs only a comparison with layout[k].
 	layout []layoutEntry
 	spare  layoutEntry // for a sensor past maxMemo
-	// sensors is the memory of the sensors of the telegram being built,
-	// unsent that of the indexes of those to announce.
+	// sensors are those of the telegram being built (in scan's memory),
+	// unsent the memory of the indexes of those to announce.
 	sensors []sensor
 	unsent  []int
 	scan    scanMemo
