@@ -43,6 +43,15 @@ const (
 
 const waitLimit = mosquittotest.WaitLimit
 
+// TestMain shortens the wait before the broker is tried again (1 s at
+// first for a user), so that the tests of a broker that restarts or
+// refuses do not wait on the clock. The command run as a child process
+// (TestKill) keeps the user's.
+func TestMain(m *testing.M) {
+	mqttpub.RetryDefaults.Min, mqttpub.RetryDefaults.Max = 20*time.Millisecond, 200*time.Millisecond
+	os.Exit(m.Run())
+}
+
 // startSimulator runs the simulator into a pseudo-terminal and returns its
 // path: an encrypted meter with the given seed, one frame every step.
 func startSimulator(t *testing.T, seed uint64) string {

@@ -139,6 +139,12 @@ func (c *Config) expireSeconds() int {
 	return int((d + time.Second - 1) / time.Second)
 }
 
+// RetryDefaults are Config.RetryMin and RetryMax when they are zero, for
+// the commands, which do not set them: 1 s doubling up to 1 min. The
+// commands' tests shorten them so that a broker's restart is not waited
+// for on the clock.
+var RetryDefaults = struct{ Min, Max time.Duration }{time.Second, time.Minute}
+
 func (c *Config) setDefaults() {
 	if c.TopicRoot == "" {
 		c.TopicRoot = DefaultTopicRoot
@@ -156,10 +162,10 @@ func (c *Config) setDefaults() {
 		}
 	}
 	if c.RetryMin <= 0 {
-		c.RetryMin = time.Second
+		c.RetryMin = RetryDefaults.Min
 	}
 	if c.RetryMax <= 0 {
-		c.RetryMax = time.Minute
+		c.RetryMax = RetryDefaults.Max
 	}
 	if c.RetryMax < c.RetryMin {
 		c.RetryMax = c.RetryMin
