@@ -902,10 +902,11 @@ type builder struct {
 	sensors []sensor
 	unsent  []int
 	scan    scanMemo
-	// valuesSize is the length of the last telegram's payloads, and
-	// telegramTopic the JSON telegram's topic for memoFor.
-	valuesSize    int
-	telegramTopic string
+	// valuesSize is the length of the last telegram's payloads, jsonSize
+	// that of the last JSON telegram the builder made, and telegramTopic
+	// the JSON telegram's topic for memoFor.
+	valuesSize, jsonSize int
+	telegramTopic        string
 }
 
 type layoutEntry struct {
@@ -1081,7 +1082,12 @@ func (b *builder) appendBuild(dst []message, t *dsmr.Telegram, r *Reading, id *i
 		if r.Encrypted {
 			env = &format.Envelope{SystemTitle: r.SystemTitle, FrameCounter: r.FrameCounter}
 		}
-		js = format.AppendJSON(make([]byte, 0, 5*len(r.Telegram)), t, env)
+		size := b.jsonSize + 64 // the last one's, as a meter sends the same objects
+		if b.jsonSize == 0 {
+			size = 5 * len(r.Telegram)
+		}
+		js = format.AppendJSON(make([]byte, 0, size), t, env)
+		b.jsonSize = len(js)
 	}
 	msgs = append(msgs, message{topic: b.telegramTopic, payload: js, retain: retain, kind: kindTelegram})
 	if len(b.unsent) == 0 {
