@@ -951,14 +951,20 @@ func (b *builder) memo(t *dsmr.Telegram, id *identity) {
 	}
 }
 
+// unchanged reports whether sensor k is the last telegram's sensor k, as
+// far as its discovery config and topic go: then layout[k] holds them.
+func (b *builder) unchanged(k int, s *sensor) bool {
+	return k < len(b.layout) && b.layout[k].key == s.configKey
+}
+
 // sensorMemo returns the discovery config and the value topic of sensor
 // number k of the telegram; the config is empty with Config.NoDiscovery.
 // The pointer is valid until the next call.
 func (b *builder) sensorMemo(t *dsmr.Telegram, k int, s *sensor, id *identity, dev *device) *layoutEntry {
-	key := s.configKey
-	if k < len(b.layout) && b.layout[k].key == key {
+	if b.unchanged(k, s) {
 		return &b.layout[k]
 	}
+	key := s.configKey
 	e := &b.spare
 	if k == len(b.layout) && k < maxMemo {
 		b.layout = append(b.layout, layoutEntry{})
@@ -1055,7 +1061,7 @@ func (b *builder) appendBuild(dst []message, t *dsmr.Telegram, r *Reading, id *i
 	for k := range sensors {
 		s := &sensors[k]
 		var e *layoutEntry
-		if k < len(b.layout) && b.layout[k].key == s.configKey { // sensorMemo's steady state, without a call
+		if b.unchanged(k, s) { // sensorMemo's steady state, without its call
 			e = &b.layout[k]
 		} else {
 			e = b.sensorMemo(t, k, s, id, &dev)

@@ -16,9 +16,6 @@ type sensor struct {
 	// without their padding as dsmr.Decimal writes them ("6.695", "-63",
 	// "0.000").
 	payload []byte
-	// byDefault tells that unit is the object's default unit (see
-	// scanMemo.defaultUnit).
-	byDefault bool
 }
 
 // configKey is what a sensor's discovery config depends on (with the
@@ -117,7 +114,7 @@ func appendSensors(out []sensor, values []byte, t *dsmr.Telegram, scan *scanMemo
 		if o.OBIS == dsmr.CodePowerFailureLog {
 			continue
 		}
-		if scan != nil && k < len(scan.codes) && scan.codes[k] == packOBIS(&o.OBIS) {
+		if scan != nil && k < len(scan.codes) && scan.codes[k] == o.OBIS {
 			if scan.text[k] {
 				continue
 			}
@@ -145,13 +142,7 @@ func (sc *scanner) object(t *dsmr.Telegram, o *dsmr.Object) {
 	mbusType := -1
 	if ch := o.OBIS.B; o.OBIS.A == 0 && ch >= 1 && ch <= 4 {
 		if sc.types[ch] == -2 {
-			if o.OBIS == (dsmr.OBIS{A: 0, B: ch, C: 24, D: 1, E: 0}) {
-				// The channel's device type itself, and its first
-				// object of the code: no need to look for it.
-				sc.types[ch] = deviceTypeOf(o)
-			} else {
-				sc.types[ch] = t.DeviceType(int(ch))
-			}
+			sc.types[ch] = t.DeviceType(int(ch))
 		}
 		mbusType = sc.types[ch]
 	}
@@ -187,8 +178,7 @@ func (sc *scanner) object(t *dsmr.Telegram, o *dsmr.Object) {
 		return
 	}
 	if last := &out[len(out)-1]; last.unit == "" {
-		last.unit = sc.scan.defaultUnit(len(out)-1, t, o, mbusType) // the object's value
-		last.byDefault = true
+		last.unit = t.DefaultUnit(o) // the object's value
 	}
 	if n > 1 {
 		for k := range out[first:] {
@@ -197,36 +187,10 @@ func (sc *scanner) object(t *dsmr.Telegram, o *dsmr.Object) {
 	}
 }
 
-// packOBIS returns c's five numbers in one integer, which compares them
-// at once (the loads merge into one).
-func packOBIS(c *dsmr.OBIS) uint64 {
-	return uint64(c.A) | uint64(c.B)<<8 | uint64(c.C)<<16 | uint64(c.D)<<24 | uint64(c.E)<<32
-}
-
-// deviceTypeOf reads an M-Bus device type object (0-n:24.1.0) as
-// dsmr.Telegram.DeviceType does: one to nine digits, -1 for anything else.
-func deviceTypeOf(o *dsmr.Object) int {
-	if len(o.Values) == 0 {
-		return -1
-	}
-	b := o.Values[0].Bytes()
-	if len(b) == 0 || len(b) > 9 {
-		return -1
-	}
-	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return -1
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
-
 // scanMemo remembers, for object k of the last telegram, its code and
 // whether the catalogue has it as text, and the last telegram's sensors.
 type scanMemo struct {
-	codes []uint64 // packOBIS
+	codes []dsmr.OBIS
 	text  []bool
 	// last is the last scan's sensors, spare the memory of the scan
 	// before it, for the next.
@@ -244,16 +208,16 @@ func (m *scanMemo) scan(values []byte, t *dsmr.Telegram) ([]sensor, []byte) {
 // isText reports whether the catalogue has c, the code of object k, as
 // text; m may be nil.
 func (m *scanMemo) isText(k int, c dsmr.OBIS) bool {
-	if m != nil && k < len(m.codes) && m.codes[k] == packOBIS(&c) {
+	if m != nil && k < len(m.codes) && m.codes[k] == c {
 		return m.text[k]
 	}
 	info, _ := dsmr.Lookup(c)
 	switch {
 	case m == nil || k > len(m.codes) || k >= maxMemo:
 	case k == len(m.codes):
-		m.codes, m.text = append(m.codes, packOBIS(&c)), append(m.text, info.Text)
+		m.codes, m.text = append(m.codes, c), append(m.text, info.Text)
 	default:
-		m.codes[k], m.text[k] = packOBIS(&c), info.Text
+		m.codes[k], m.text[k] = c, info.Text
 	}
 	return info.Text
 }
@@ -262,44 +226,11 @@ func (m *scanMemo) isText(k int, c dsmr.OBIS) bool {
 // string: the last telegram's when it is the same, so that the steady
 // state makes none; m may be nil.
 func (m *scanMemo) unit(k int, u []byte, v dsmr.Value) string {
-	if m != nil && k < len(m.last) {
-		if last := m.last[k].unit; len(last) == len(u) {
-			same := true
-			for i := range u { // short: a call to compare costs more
-				if last[i] != u[i] {
-					same = false
-					break
-				}
-			}
-			if same {
-				return last
-			}
-		}
+	if m != nil && k < len(m.last) && string(u) == m.last[k].unit {
+		return m.last[k].unit
 	}
 	_, unit, _ := v.Decimal() // the units meters send without a copy
 	return unit
-}
-
-// defaultUnit returns t.DefaultUnit(o) for sensor k, the value of o, from
-// the last telegram when it had the same object there; m may be nil.
-func (m *scanMemo) defaultUnit(k int, t *dsmr.Telegram, o *dsmr.Object, mbusType int) string {
-	if m != nil && k < len(m.last) {
-		if p := &m.last[k]; p.byDefault && p.obis == o.OBIS && p.mbusType == mbusType && !holdsUnit(o) {
-			return p.unit
-		}
-	}
-	return t.DefaultUnit(o)
-}
-
-// holdsUnit reports whether a value of o may be a unit's name: one that
-// does not start with a digit, a sign or a point.
-func holdsUnit(o *dsmr.Object) bool {
-	for _, v := range o.Values {
-		if b := v.Bytes(); len(b) > 0 && b[0] > '9' {
-			return true
-		}
-	}
-	return false
 }
 
 // unknownID is the object id of a code the catalogue does not know:
