@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -576,23 +575,10 @@ func TestRefused(t *testing.T) {
 	t.Run("wrong password, silent meter", func(t *testing.T) {
 		// The broker is tried at start: a meter that sends nothing (its
 		// P1 port still closed) does not hide a wrong password.
-		silent, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer silent.Close()
-		go func() {
-			for {
-				c, err := silent.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-			}
-		}()
+		silent := cmdtest.SilentDevice(t)
 		b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"meter": "s3cret"}})
 		t.Setenv(mqttpub.PasswordEnv, "Wr0ngPa55")
-		r := runAsync(t, context.Background(), "-key", keyHex, "-device", "tcp://"+silent.Addr().String(), "-mqttBroker", b.URL(), "-mqttUser", "meter")()
+		r := runAsync(t, context.Background(), "-key", keyHex, "-device", silent, "-mqttBroker", b.URL(), "-mqttUser", "meter")()
 		if r.status != cli.ExitBroker || !strings.Contains(r.exit, "not authorised") {
 			t.Errorf("status %d, %q; want 4 and one line saying not authorised", r.status, r.exit)
 		}

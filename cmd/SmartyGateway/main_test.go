@@ -422,25 +422,11 @@ func TestHARemove(t *testing.T) {
 // either. The meter sends nothing (its P1 port still closed): the broker
 // is tried at start all the same.
 func TestConfigurationExits(t *testing.T) {
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	device := "tcp://" + silent.Addr().String()
+	device := cmdtest.SilentDevice(t)
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"meter": "s3cret"}})
 	t.Setenv(mqttpub.PasswordEnv, "Wr0ngPa55")
 	var stderr bytes.Buffer
-	err = run(context.Background(), []string{"-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter", "-http", "127.0.0.1:0"}, nil, io.Discard, &stderr)
+	err := run(context.Background(), []string{"-key", keyHex, "-device", device, "-mqttBroker", b.URL(), "-mqttUser", "meter", "-http", "127.0.0.1:0"}, nil, io.Discard, &stderr)
 	if status := cli.Exit(&stderr, err, mqttpub.FlagMessage); status != cli.ExitBroker || !strings.Contains(stderr.String(), "not authorised") || strings.Count(stderr.String(), "\n") != 1 || strings.Contains(stderr.String(), "Wr0ngPa55") {
 		t.Errorf("wrong password: status %d, stderr %q; want %d and one line saying not authorised, without the password", status, stderr.String(), cli.ExitBroker)
 	}
